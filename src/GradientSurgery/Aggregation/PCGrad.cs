@@ -1,0 +1,189 @@
+using static TorchSharp.torch;
+
+namespace GradientSurgery.Aggregation;
+
+/// <summary>
+/// PCGrad, "Gradient Surgery for Multi-Task Learning" (Yu, Kumar, Gupta, Levine, Hausman and Finn,
+/// NeurIPS 2020), Algorithm 1, exactly: for each task i, g_i' starts as g_i and visits every OTHER task j in
+/// a random order drawn independently for i; whenever g_i' · g_j &lt; 0 (strictly) it is replaced by
+/// g_i' − (g_i' · g_j / ‖g_j‖²) g_j, always with the ORIGINAL g_j. The update is Σ_i g_i' (or its mean).
+/// </summary>
+/// <remarks>
+/// <para>
+/// Computed in Gramian space: each g_i' is a linear combination c_iᵀJ of the original gradients, so
+/// g_i' · g_j = (c_iᵀG)_j and a projection only changes the coefficient c_i[j] by −(c_iᵀG)_j / G_jj. The
+/// T×T work runs in float64; the update is one product wᵀJ with w = Σ_i c_i. A zero gradient g_j has a zero
+/// row in G, so it never triggers a projection and nothing divides by zero.
+/// </para>
+/// <para>
+/// Differences from public implementations, where we follow the paper: the official TensorFlow code and
+/// Pytorch-PCGrad also project g_i against itself (a no-op for T = 2 but a different result for T ≥ 3);
+/// the TensorFlow code discards its shuffle; Pytorch-PCGrad always averages; LibMTL and mtrl add an epsilon
+/// to ‖g_j‖². Task-specific parameters are not part of the surgery (see <c>MultiTaskBackward</c>).
+/// </para>
+/// </remarks>
+public sealed class PCGrad : IAggregator, IGramianWeighting
+{
+    private readonly SplitMix64 _random;
+
+    /// <summary>Creates the aggregator.</summary>
+    /// <param name="reduction">Sum (the paper) or mean of the projected gradients.</param>
+    /// <param name="seed">Seed of the random task orders; the same seed gives the same orders and a bit-identical update.</param>
+    public PCGrad(Reduction reduction = Reduction.Sum, long? seed = null)
+    {
+        if (!Enum.IsDefined(reduction))
+        {
+            throw new ArgumentOutOfRangeException(nameof(reduction), reduction, "Unknown reduction.");
+        }
+        Reduction = reduction;
+        _random = new SplitMix64(unchecked((ulong)(seed ?? Random.Shared.NextInt64())));
+    }
+
+    /// <summary>Sum or mean of the projected gradients.</summary>
+    public Reduction Reduction { get; }
+
+    /// <summary>
+    /// The state of the order generator. Saving it in a checkpoint and restoring it makes a resumed run draw
+    /// exactly the orders an uninterrupted run would have drawn.
+    /// </summary>
+    public ulong RandomState
+    {
+        get => _random.State;
+        set => _random.State = value;
+    }
+
+    /// <summary>PCGrad with fresh random orders: a P-vector of the Jacobian's dtype and device.</summary>
+    public Tensor Aggregate(Tensor jacobian) => Jacobian.Combine(jacobian, Weights(Jacobian.Gramian(jacobian)));
+
+    /// <summary>PCGrad with the given orders: <paramref name="orders"/>[i] lists, in visiting order, every task except i.</summary>
+    /// <exception cref="ArgumentException">An order is not a permutation of the other tasks' indices.</exception>
+    public Tensor Aggregate(Tensor jacobian, IReadOnlyList<IReadOnlyList<int>> orders)
+    {
+        Jacobian.Validate(jacobian);
+        ValidateOrders(orders, (int)jacobian.shape[0]);
+        return Jacobian.Combine(jacobian, Weights(Jacobian.Gramian(jacobian), orders));
+    }
+
+    /// <summary>The weights w (update = wᵀJ) for freshly drawn random orders.</summary>
+    public double[] Weights(double[,] gramian)
+    {
+        ValidateGramian(gramian);
+        return Weights(gramian, DrawOrders(gramian.GetLength(0)));
+    }
+
+    /// <summary>The weights w (update = wᵀJ) for the given orders.</summary>
+    public double[] Weights(double[,] gramian, IReadOnlyList<IReadOnlyList<int>> orders)
+    {
+        var coefficients = ProjectionCoefficients(gramian, orders);
+        var taskCount = gramian.GetLength(0);
+        var scale = Reduction == Reduction.Mean ? 1.0 / taskCount : 1.0;
+        var weights = new double[taskCount];
+        for (var j = 0; j < taskCount; j++)
+        {
+            var sum = 0.0;
+            for (var i = 0; i < taskCount; i++)
+            {
+                sum += coefficients[i, j];
+            }
+            weights[j] = sum * scale;
+        }
+        return weights;
+    }
+
+    /// <summary>
+    /// The coefficient matrix C of Algorithm 1 in Gramian space: row i holds the coefficients of task i's
+    /// projected gradient, g_i' = Σ_j C[i, j] g_j (never divided by T).
+    /// </summary>
+    public static double[,] ProjectionCoefficients(double[,] gramian, IReadOnlyList<IReadOnlyList<int>> orders)
+    {
+        ValidateGramian(gramian);
+        var taskCount = gramian.GetLength(0);
+        ValidateOrders(orders, taskCount);
+        var coefficients = new double[taskCount, taskCount];
+        for (var i = 0; i < taskCount; i++)
+        {
+            coefficients[i, i] = 1.0;
+            foreach (var j in orders[i])
+            {
+                if (gramian[j, j] == 0.0)
+                {
+                    // g_j = 0: its dot product with anything is 0, which never passes the strict test.
+                    continue;
+                }
+                var dot = 0.0;
+                for (var k = 0; k < taskCount; k++)
+                {
+                    dot += coefficients[i, k] * gramian[k, j];
+                }
+                if (dot < 0.0)
+                {
+                    coefficients[i, j] -= dot / gramian[j, j];
+                }
+            }
+        }
+        return coefficients;
+    }
+
+    /// <summary>Draws, for every task i, an independent uniformly random order over the other tasks.</summary>
+    public IReadOnlyList<IReadOnlyList<int>> DrawOrders(int taskCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(taskCount);
+        var orders = new int[taskCount][];
+        for (var i = 0; i < taskCount; i++)
+        {
+            var order = Enumerable.Range(0, taskCount).Where(j => j != i).ToArray();
+            for (var k = order.Length - 1; k > 0; k--)
+            {
+                var pick = _random.NextInt(k + 1);
+                (order[k], order[pick]) = (order[pick], order[k]);
+            }
+            orders[i] = order;
+        }
+        return orders;
+    }
+
+    private static void ValidateGramian(double[,] gramian)
+    {
+        ArgumentNullException.ThrowIfNull(gramian);
+        if (gramian.GetLength(0) != gramian.GetLength(1) || gramian.GetLength(0) < 1)
+        {
+            throw new ArgumentException(
+                $"The Gramian must be a non-empty square matrix, but it is {gramian.GetLength(0)}×{gramian.GetLength(1)}.", nameof(gramian));
+        }
+    }
+
+    private static void ValidateOrders(IReadOnlyList<IReadOnlyList<int>> orders, int taskCount)
+    {
+        ArgumentNullException.ThrowIfNull(orders);
+        if (orders.Count != taskCount)
+        {
+            throw new ArgumentException($"Expected one order per task ({taskCount}), got {orders.Count}.", nameof(orders));
+        }
+        for (var i = 0; i < taskCount; i++)
+        {
+            var order = orders[i] ?? throw new ArgumentException($"The order of task {i} is null.", nameof(orders));
+            var seen = new bool[taskCount];
+            foreach (var j in order)
+            {
+                if (j < 0 || j >= taskCount)
+                {
+                    throw new ArgumentException($"The order of task {i} contains {j}, which is not a task index (0..{taskCount - 1}).", nameof(orders));
+                }
+                if (j == i)
+                {
+                    throw new ArgumentException($"The order of task {i} contains {i} itself; Algorithm 1 visits only the other tasks.", nameof(orders));
+                }
+                if (seen[j])
+                {
+                    throw new ArgumentException($"The order of task {i} visits task {j} twice.", nameof(orders));
+                }
+                seen[j] = true;
+            }
+            if (order.Count != taskCount - 1)
+            {
+                throw new ArgumentException(
+                    $"The order of task {i} must list each of the other {taskCount - 1} tasks once, but it has {order.Count} entries.", nameof(orders));
+            }
+        }
+    }
+}

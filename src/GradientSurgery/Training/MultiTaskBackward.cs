@@ -1,0 +1,339 @@
+using GradientSurgery.Aggregation;
+using GradientSurgery.Diagnostics;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace GradientSurgery.Training;
+
+/// <summary>
+/// The multi-task counterpart of <c>loss.backward()</c>: from T scalar losses it fills <c>.grad</c> so that
+/// <c>optimizer.step()</c> performs gradient surgery on the shared parameters.
+/// </summary>
+/// <remarks>
+/// <para>
+/// losses → per-task Jacobian J (T×P) of the shared parameters → Gramian → weights → <c>.grad</c>. Shared
+/// parameters receive the aggregator's update of J. Every task-specific parameter (a head) receives exactly
+/// its own task's gradient, never a projected or averaged one; a non-shared parameter that more than one
+/// task's loss depends on is refused, because it would silently escape the surgery.
+/// </para>
+/// <para>
+/// Gradients are accumulated into <c>.grad</c>, as <c>loss.backward()</c> does; zero them between steps
+/// (<see cref="MultiTaskOptimizer"/> does). Nothing is written unless every check passes. All temporaries live
+/// in a dispose scope, so repeated calls do not grow native memory.
+/// </para>
+/// </remarks>
+public sealed class MultiTaskBackward
+{
+    private readonly Parameter[] _shared;
+    private readonly Parameter[] _taskSpecific;
+    private readonly long[] _offsets;
+    private readonly long _sharedSize;
+
+    /// <summary>Creates the backward for one model.</summary>
+    /// <param name="aggregator">Combines the shared-parameter Jacobian into one update (e.g. <see cref="PCGrad"/>).</param>
+    /// <param name="sharedParameters">The parameters every task depends on (the trunk). Same dtype and device.</param>
+    /// <param name="taskSpecificParameters">
+    /// All other trainable parameters (the heads). Each receives its own task's gradient.
+    /// </param>
+    public MultiTaskBackward(IAggregator aggregator, IEnumerable<Parameter> sharedParameters, IEnumerable<Parameter> taskSpecificParameters)
+    {
+        ArgumentNullException.ThrowIfNull(aggregator);
+        ArgumentNullException.ThrowIfNull(sharedParameters);
+        ArgumentNullException.ThrowIfNull(taskSpecificParameters);
+        Aggregator = aggregator;
+        _shared = sharedParameters.Where(p => p.requires_grad).ToArray();
+        _taskSpecific = taskSpecificParameters.Where(p => p.requires_grad).ToArray();
+        if (_shared.Length == 0)
+        {
+            throw new ArgumentException("At least one shared parameter that requires grad is needed.", nameof(sharedParameters));
+        }
+        var first = _shared[0];
+        if (!first.is_floating_point())
+        {
+            throw new ArgumentException($"Shared parameter 0 has dtype {first.dtype}; shared parameters must be floating point.", nameof(sharedParameters));
+        }
+        var handles = new HashSet<IntPtr>();
+        _offsets = new long[_shared.Length];
+        for (var k = 0; k < _shared.Length; k++)
+        {
+            var p = _shared[k];
+            if (p.dtype != first.dtype || p.device != first.device)
+            {
+                throw new ArgumentException(
+                    $"Shared parameter {k} (shape {Jacobian.ShapeText(p)}) is {p.dtype} on {p.device}, but shared parameter 0 is {first.dtype} on {first.device}; " +
+                    "all shared parameters must have one dtype and device.", nameof(sharedParameters));
+            }
+            if (!handles.Add(p.Handle))
+            {
+                throw new ArgumentException($"Shared parameter {k} (shape {Jacobian.ShapeText(p)}) is listed twice.", nameof(sharedParameters));
+            }
+            _offsets[k] = _sharedSize;
+            _sharedSize += p.numel();
+        }
+        for (var k = 0; k < _taskSpecific.Length; k++)
+        {
+            if (!handles.Add(_taskSpecific[k].Handle))
+            {
+                throw new ArgumentException(
+                    $"Task-specific parameter {k} (shape {Jacobian.ShapeText(_taskSpecific[k])}) is also shared or listed twice.", nameof(taskSpecificParameters));
+            }
+        }
+    }
+
+    /// <summary>The aggregator applied to the shared parameters' Jacobian.</summary>
+    public IAggregator Aggregator { get; }
+
+    /// <summary>Number of shared scalar parameters P (the Jacobian's width).</summary>
+    public long SharedParameterCount => _sharedSize;
+
+    /// <summary>
+    /// Parameters path: T vector-Jacobian products of the losses with respect to the shared (and
+    /// task-specific) parameters, each through the whole graph.
+    /// </summary>
+    public StepReport Backward(IReadOnlyList<Tensor> losses) => Run(losses, features: null);
+
+    /// <summary>
+    /// Features path, for a shared trunk followed by task heads (like TorchJD's <c>mtl_backward</c>): each
+    /// task's gradient with respect to the trunk's output <paramref name="sharedFeatures"/> is taken through
+    /// its head, then T vector-Jacobian products run through the trunk only; the trunk's graph is freed after
+    /// the last one. Gives the same result as the parameters path.
+    /// </summary>
+    public StepReport Backward(IReadOnlyList<Tensor> losses, Tensor sharedFeatures)
+    {
+        ArgumentNullException.ThrowIfNull(sharedFeatures);
+        return Run(losses, [sharedFeatures]);
+    }
+
+    /// <summary>Features path with several shared feature tensors (e.g. a trunk with multiple outputs).</summary>
+    public StepReport Backward(IReadOnlyList<Tensor> losses, IReadOnlyList<Tensor> sharedFeatures)
+    {
+        ArgumentNullException.ThrowIfNull(sharedFeatures);
+        if (sharedFeatures.Count == 0)
+        {
+            throw new ArgumentException("At least one shared feature tensor is needed for the features path.", nameof(sharedFeatures));
+        }
+        return Run(losses, sharedFeatures);
+    }
+
+    private StepReport Run(IReadOnlyList<Tensor> losses, IReadOnlyList<Tensor>? features)
+    {
+        using var scope = NewDisposeScope();
+        var lossValues = ValidateLosses(losses);
+        var taskCount = losses.Count;
+        var jacobian = zeros(taskCount, _sharedSize, dtype: _shared[0].dtype, device: _shared[0].device);
+        var headGradients = new Tensor?[_taskSpecific.Length];
+        var headOwners = new int[_taskSpecific.Length];
+        Array.Fill(headOwners, -1);
+
+        if (features is null)
+        {
+            FillByParameters(losses, jacobian, headGradients, headOwners);
+        }
+        else
+        {
+            FillByFeatures(losses, features, jacobian, headGradients, headOwners);
+        }
+        EnsureFinite(jacobian, headGradients, headOwners);
+
+        double[,]? gramian = null;
+        double[]? weights = null;
+        Tensor update;
+        if (Aggregator is IGramianWeighting weighting)
+        {
+            gramian = Jacobian.Gramian(jacobian);
+            weights = weighting.Weights(gramian);
+            update = Jacobian.Combine(jacobian, weights);
+        }
+        else
+        {
+            update = Aggregator.Aggregate(jacobian);
+            if (update.dim() != 1 || update.shape[0] != _sharedSize)
+            {
+                throw new InvalidOperationException(
+                    $"{Aggregator.GetType().Name} returned shape {Jacobian.ShapeText(update)}; expected [{_sharedSize}].");
+            }
+        }
+        var conflicts = ConflictReport.FromGramian(gramian ?? Jacobian.Gramian(jacobian));
+
+        using (no_grad())
+        {
+            for (var k = 0; k < _shared.Length; k++)
+            {
+                Accumulate(_shared[k], update.narrow(0, _offsets[k], _shared[k].numel()).view_as(_shared[k]));
+            }
+            for (var k = 0; k < _taskSpecific.Length; k++)
+            {
+                if (headGradients[k] is { } gradient)
+                {
+                    Accumulate(_taskSpecific[k], gradient);
+                }
+            }
+        }
+        return new StepReport(lossValues, weights, conflicts);
+    }
+
+    private double[] ValidateLosses(IReadOnlyList<Tensor> losses)
+    {
+        ArgumentNullException.ThrowIfNull(losses);
+        if (losses.Count == 0)
+        {
+            throw new ArgumentException("The list of task losses is empty; pass one scalar loss per task.", nameof(losses));
+        }
+        var device = _shared[0].device;
+        var values = new double[losses.Count];
+        for (var i = 0; i < losses.Count; i++)
+        {
+            var loss = losses[i] ?? throw new ArgumentException($"The loss of task {i} is null.", nameof(losses));
+            if (loss.numel() != 1)
+            {
+                throw new ArgumentException(
+                    $"The loss of task {i} is not a scalar: it has shape {Jacobian.ShapeText(loss)}. Reduce it (e.g. with .mean()) first.", nameof(losses));
+            }
+            if (!loss.is_floating_point())
+            {
+                throw new ArgumentException($"The loss of task {i} has dtype {loss.dtype}; a loss must be floating point.", nameof(losses));
+            }
+            if (loss.device != device)
+            {
+                throw new ArgumentException(
+                    $"The loss of task {i} is on {loss.device}, but the shared parameters are on {device}.", nameof(losses));
+            }
+            if (!loss.requires_grad)
+            {
+                throw NotConnected(i, "it does not require grad");
+            }
+            values[i] = loss.ToDouble();
+            if (!double.IsFinite(values[i]))
+            {
+                throw new ArithmeticException($"The loss of task {i} is {values[i]}; no gradient was written.");
+            }
+        }
+        return values;
+    }
+
+    private void FillByParameters(IReadOnlyList<Tensor> losses, Tensor jacobian, Tensor?[] headGradients, int[] headOwners)
+    {
+        Tensor[] inputs = [.. _shared, .. _taskSpecific];
+        for (var i = 0; i < losses.Count; i++)
+        {
+            var gradients = autograd.grad([losses[i]], inputs, retain_graph: i < losses.Count - 1, allow_unused: true);
+            if (!CopyRow(jacobian, i, gradients))
+            {
+                throw NotConnected(i, "none of the shared parameters receives a gradient from it");
+            }
+            CollectHeads(i, gradients, _shared.Length, headGradients, headOwners);
+        }
+    }
+
+    private void FillByFeatures(IReadOnlyList<Tensor> losses, IReadOnlyList<Tensor> features, Tensor jacobian, Tensor?[] headGradients, int[] headOwners)
+    {
+        for (var f = 0; f < features.Count; f++)
+        {
+            var feature = features[f] ?? throw new ArgumentException($"Shared feature tensor {f} is null.", nameof(features));
+            if (!feature.requires_grad)
+            {
+                throw new ArgumentException(
+                    $"Shared feature tensor {f} (shape {Jacobian.ShapeText(feature)}) does not require grad, so it is not connected to the shared parameters.", nameof(features));
+            }
+            if (feature.device != _shared[0].device)
+            {
+                throw new ArgumentException($"Shared feature tensor {f} is on {feature.device}, but the shared parameters are on {_shared[0].device}.", nameof(features));
+            }
+        }
+        Tensor[] headInputs = [.. features, .. _taskSpecific];
+        var featureGradients = new Tensor[losses.Count][];
+        for (var i = 0; i < losses.Count; i++)
+        {
+            // The trunk's graph must survive for the second pass; the heads' parts are released with the losses.
+            var gradients = autograd.grad([losses[i]], headInputs, retain_graph: true, allow_unused: true);
+            if (!gradients.Take(features.Count).Any(g => !g.IsInvalid))
+            {
+                throw NotConnected(i, "none of the shared feature tensors receives a gradient from it");
+            }
+            featureGradients[i] = [.. features.Select((feature, f) => gradients[f].IsInvalid ? zeros_like(feature) : gradients[f])];
+            CollectHeads(i, gradients, features.Count, headGradients, headOwners);
+        }
+        Tensor[] featureList = [.. features];
+        for (var i = 0; i < losses.Count; i++)
+        {
+            var gradients = autograd.grad(featureList, _shared, featureGradients[i], retain_graph: i < losses.Count - 1, allow_unused: true);
+            if (!CopyRow(jacobian, i, gradients))
+            {
+                throw new ArgumentException(
+                    "None of the shared parameters receives a gradient through the shared features; pass the trunk's output as the features.", nameof(features));
+            }
+        }
+    }
+
+    /// <summary>Writes the shared-parameter gradients into row <paramref name="row"/>; false when none is connected.</summary>
+    private bool CopyRow(Tensor jacobian, int row, IList<Tensor> gradients)
+    {
+        var connected = false;
+        var target = jacobian[row];
+        for (var k = 0; k < _shared.Length; k++)
+        {
+            if (!gradients[k].IsInvalid)
+            {
+                target.narrow(0, _offsets[k], _shared[k].numel()).copy_(gradients[k].reshape(-1));
+                connected = true;
+            }
+        }
+        return connected;
+    }
+
+    private void CollectHeads(int task, IList<Tensor> gradients, int first, Tensor?[] headGradients, int[] headOwners)
+    {
+        for (var k = 0; k < _taskSpecific.Length; k++)
+        {
+            var gradient = gradients[first + k];
+            if (gradient.IsInvalid)
+            {
+                continue;
+            }
+            if (headOwners[k] >= 0)
+            {
+                throw new InvalidOperationException(
+                    $"Task-specific parameter {k} (shape {Jacobian.ShapeText(_taskSpecific[k])}) receives gradients from tasks {headOwners[k]} and {task}. " +
+                    "A parameter used by several tasks is shared: declare it with the shared parameters so that it takes part in the surgery.");
+            }
+            headOwners[k] = task;
+            headGradients[k] = gradient;
+        }
+    }
+
+    private void EnsureFinite(Tensor jacobian, Tensor?[] headGradients, int[] headOwners)
+    {
+        var finiteRows = isfinite(jacobian).all(1).cpu().data<bool>().ToArray();
+        var task = Array.IndexOf(finiteRows, false);
+        if (task >= 0)
+        {
+            throw new ArithmeticException(
+                $"The gradient of task {task} with respect to the shared parameters contains NaN or Inf; no gradient was written.");
+        }
+        for (var k = 0; k < headGradients.Length; k++)
+        {
+            if (headGradients[k] is { } gradient && !isfinite(gradient).all().item<bool>())
+            {
+                throw new ArithmeticException(
+                    $"The gradient of task {headOwners[k]} with respect to its task-specific parameter {k} (shape {Jacobian.ShapeText(_taskSpecific[k])}) contains NaN or Inf; no gradient was written.");
+            }
+        }
+    }
+
+    private static void Accumulate(Parameter parameter, Tensor gradient)
+    {
+        var existing = parameter.grad;
+        if (existing is null || existing.IsInvalid)
+        {
+            parameter.grad = gradient.detach();
+        }
+        else
+        {
+            existing.add_(gradient);
+        }
+    }
+
+    private static ArgumentException NotConnected(int task, string why) =>
+        new($"The loss of task {task} is not connected to the shared parameters: {why}.", "losses");
+}
