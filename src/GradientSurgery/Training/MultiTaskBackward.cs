@@ -58,7 +58,7 @@ public sealed class MultiTaskBackward
         for (var k = 0; k < _shared.Length; k++)
         {
             var p = _shared[k];
-            if (p.dtype != first.dtype || p.device != first.device)
+            if (p.dtype != first.dtype || !SameDevice(p, first))
             {
                 throw new ArgumentException(
                     $"Shared parameter {k} (shape {Jacobian.ShapeText(p)}) is {p.dtype} on {p.device}, but shared parameter 0 is {first.dtype} on {first.device}; " +
@@ -180,7 +180,6 @@ public sealed class MultiTaskBackward
         {
             throw new ArgumentException("The list of task losses is empty; pass one scalar loss per task.", nameof(losses));
         }
-        var device = _shared[0].device;
         var values = new double[losses.Count];
         for (var i = 0; i < losses.Count; i++)
         {
@@ -194,10 +193,10 @@ public sealed class MultiTaskBackward
             {
                 throw new ArgumentException($"The loss of task {i} has dtype {loss.dtype}; a loss must be floating point.", nameof(losses));
             }
-            if (loss.device != device)
+            if (!SameDevice(loss, _shared[0]))
             {
                 throw new ArgumentException(
-                    $"The loss of task {i} is on {loss.device}, but the shared parameters are on {device}.", nameof(losses));
+                    $"The loss of task {i} is on {loss.device}, but the shared parameters are on {_shared[0].device}.", nameof(losses));
             }
             if (!loss.requires_grad)
             {
@@ -236,7 +235,7 @@ public sealed class MultiTaskBackward
                 throw new ArgumentException(
                     $"Shared feature tensor {f} (shape {Jacobian.ShapeText(feature)}) does not require grad, so it is not connected to the shared parameters.", nameof(features));
             }
-            if (feature.device != _shared[0].device)
+            if (!SameDevice(feature, _shared[0]))
             {
                 throw new ArgumentException($"Shared feature tensor {f} is on {feature.device}, but the shared parameters are on {_shared[0].device}.", nameof(features));
             }
@@ -333,6 +332,9 @@ public sealed class MultiTaskBackward
             existing.add_(gradient);
         }
     }
+
+    // Device objects compare by reference in TorchSharp.
+    private static bool SameDevice(Tensor a, Tensor b) => a.device_type == b.device_type && a.device_index == b.device_index;
 
     private static ArgumentException NotConnected(int task, string why) =>
         new($"The loss of task {task} is not connected to the shared parameters: {why}.", "losses");
