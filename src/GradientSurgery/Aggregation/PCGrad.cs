@@ -22,8 +22,10 @@ namespace GradientSurgery.Aggregation;
 /// to ‖g_j‖². Task-specific parameters are not part of the surgery (see <c>MultiTaskBackward</c>).
 /// </para>
 /// </remarks>
-public sealed class PCGrad : IAggregator, IGramianWeighting
+public sealed class PCGrad : IAggregator, IGramianWeighting, IStateful
 {
+    private const string StateTag = "PCGrad/1";
+
     private readonly SplitMix64 _random;
 
     /// <summary>Creates the aggregator.</summary>
@@ -50,6 +52,26 @@ public sealed class PCGrad : IAggregator, IGramianWeighting
     {
         get => _random.State;
         set => _random.State = value;
+    }
+
+    /// <inheritdoc />
+    public void SaveState(BinaryWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.Write(StateTag);
+        writer.Write(RandomState);
+    }
+
+    /// <inheritdoc />
+    public void LoadState(BinaryReader reader)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        var tag = reader.ReadString();
+        if (tag != StateTag)
+        {
+            throw new InvalidDataException($"Expected PCGrad state ({StateTag}), found '{tag}'.");
+        }
+        RandomState = reader.ReadUInt64();
     }
 
     /// <summary>PCGrad with fresh random orders: a P-vector of the Jacobian's dtype and device.</summary>
@@ -107,7 +129,8 @@ public sealed class PCGrad : IAggregator, IGramianWeighting
             {
                 if (gramian[j, j] == 0.0)
                 {
-                    // g_j = 0: its dot product with anything is 0, which never passes the strict test.
+                    // g_j = 0 never passes the strict test (its dot products are 0); this also keeps a g_j whose
+                    // squared norm underflows to 0 from dividing by zero.
                     continue;
                 }
                 var dot = 0.0;

@@ -1,0 +1,71 @@
+namespace GradientSurgery.Aggregation;
+
+/// <summary>One aggregator the library offers, selectable by name (CLI <c>--method</c>, the toy, the demo).</summary>
+/// <param name="Name">The lower-case name used on the command line.</param>
+/// <param name="DisplayName">The name used in tables and plots.</param>
+/// <param name="Reference">The paper that defines it.</param>
+/// <param name="Create">Builds the aggregator from the run's seed and the specification's arguments.</param>
+public sealed record AggregatorInfo(string Name, string DisplayName, string Reference, Func<MethodArguments, IAggregator> Create);
+
+/// <summary>
+/// The registry of aggregators: the single list that the CLI, the toy and the demo enumerate, so that a
+/// method added here appears everywhere.
+/// </summary>
+public static class Aggregators
+{
+    /// <summary>Every aggregator, in the order tables list them.</summary>
+    public static IReadOnlyList<AggregatorInfo> All { get; } =
+    [
+        new("sum", "Sum", "Σ_i g_i: one backward of the summed loss", _ => new Sum()),
+        new("mean", "Mean (EW)", "equal weighting: one backward of the mean loss", _ => new Mean()),
+        new("pcgrad", "PCGrad", "Yu et al., Gradient Surgery for Multi-Task Learning, NeurIPS 2020",
+            a => new PCGrad(a.Enum("reduction", Reduction.Sum), a.Seed)),
+    ];
+
+    /// <summary>The registered names.</summary>
+    public static IEnumerable<string> Names => All.Select(m => m.Name);
+
+    /// <summary>Looks a method up by name (case-insensitive).</summary>
+    /// <exception cref="ArgumentException">No method has that name; the message lists the valid names.</exception>
+    public static AggregatorInfo Find(string name)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        return All.FirstOrDefault(m => string.Equals(m.Name, name, StringComparison.OrdinalIgnoreCase))
+            ?? throw new ArgumentException($"Unknown method '{name}'. Known methods: {string.Join(", ", Names)}.");
+    }
+
+    /// <summary>
+    /// Creates an aggregator from a specification <c>name[:key=value[,key=value…]]</c>, e.g. <c>pcgrad</c> or
+    /// <c>pcgrad:reduction=mean</c>.
+    /// </summary>
+    /// <exception cref="ArgumentException">Unknown name, malformed specification, or an argument the method does not take.</exception>
+    public static IAggregator Create(string specification, long seed)
+    {
+        var (info, arguments) = Parse(specification, seed);
+        var aggregator = info.Create(arguments);
+        arguments.EnsureAllRead(info.Name);
+        return aggregator;
+    }
+
+    /// <summary>Splits a specification into its registered method and its arguments.</summary>
+    public static (AggregatorInfo Info, MethodArguments Arguments) Parse(string specification, long seed)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(specification);
+        var colon = specification.IndexOf(':');
+        var name = colon < 0 ? specification : specification[..colon];
+        var values = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        if (colon >= 0)
+        {
+            foreach (var pair in specification[(colon + 1)..].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                var equals = pair.IndexOf('=');
+                if (equals <= 0 || equals == pair.Length - 1)
+                {
+                    throw new ArgumentException($"Malformed method argument '{pair}' in '{specification}'; expected key=value.");
+                }
+                values[pair[..equals].Trim()] = pair[(equals + 1)..].Trim();
+            }
+        }
+        return (Find(name.Trim()), new MethodArguments(seed, values));
+    }
+}

@@ -1,0 +1,25 @@
+using static TorchSharp.torch;
+
+namespace GradientSurgery.Aggregation;
+
+/// <summary>
+/// Equal weighting (EW): the mean of the task gradients, (1/T) Σ_i g_i, i.e. one backward of the average loss.
+/// </summary>
+public sealed class Mean : IAggregator, IGramianWeighting
+{
+    /// <inheritdoc />
+    public Tensor Aggregate(Tensor jacobian)
+    {
+        Jacobian.Validate(jacobian);
+        return Jacobian.Combine(jacobian, Equal((int)jacobian.shape[0]));
+    }
+
+    /// <summary>All 1/T.</summary>
+    public double[] Weights(double[,] gramian)
+    {
+        ArgumentNullException.ThrowIfNull(gramian);
+        return Equal(gramian.GetLength(0));
+    }
+
+    private static double[] Equal(int taskCount) => Enumerable.Repeat(1.0 / taskCount, taskCount).ToArray();
+}
