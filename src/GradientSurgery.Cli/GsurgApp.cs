@@ -1,0 +1,53 @@
+using System.CommandLine;
+using GradientSurgery.Cli.Commands;
+using Spectre.Console;
+
+namespace GradientSurgery.Cli;
+
+/// <summary>The <c>gsurg</c> command line: parsing, dispatch and the exit-code convention.</summary>
+public static class GsurgApp
+{
+    /// <summary>Exit code of a successful run.</summary>
+    public const int Success = 0;
+
+    /// <summary>Exit code when the command line is invalid (unknown option or method, out-of-range value, unwritable directory).</summary>
+    public const int UsageError = 2;
+
+    /// <summary>Exit code when a run fails after it started (bad data, numerical failure).</summary>
+    public const int RunFailure = 1;
+
+    /// <summary>Parses <paramref name="args"/> and runs the command; a usage error prints one line to <paramref name="error"/>.</summary>
+    public static int Run(string[] args, IAnsiConsole console, TextWriter error)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(console);
+        ArgumentNullException.ThrowIfNull(error);
+        var root = new RootCommand(
+            "gsurg — GradientSurgery: multi-task learning with PCGrad and other gradient aggregators on TorchSharp.\n" +
+            "Run 'gsurg demo' for a two-minute tour on built-in data.")
+        {
+            ToyCommand.Create(console),
+            DemoCommand.Create(console),
+        };
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            error.WriteLine($"gsurg: {parse.Errors[0].Message}");
+            return UsageError;
+        }
+        try
+        {
+            return parse.Invoke();
+        }
+        catch (UsageException usage)
+        {
+            error.WriteLine($"gsurg: {usage.Message}");
+            return UsageError;
+        }
+        catch (Exception failure) when (failure is ArithmeticException or InvalidDataException or IOException or InvalidOperationException)
+        {
+            error.WriteLine($"gsurg: {failure.Message}");
+            return RunFailure;
+        }
+    }
+}

@@ -1,0 +1,91 @@
+using GradientSurgery.Aggregation;
+using static TorchSharp.torch;
+
+namespace GradientSurgery.Experiments.Toy;
+
+/// <summary>
+/// Runs Adam on a toy landscape with the update chosen by an aggregator of the library.
+/// </summary>
+/// <remarks>
+/// The surgery is the library's own code path: for an <see cref="IGramianWeighting"/> (PCGrad, …) the 2×2
+/// Gramian of the closed-form task gradients goes through <see cref="IGramianWeighting.Weights"/> exactly as
+/// in <c>MultiTaskBackward</c>, and the update is wᵀJ; any other aggregator receives the 2×2 Jacobian as a
+/// float64 tensor. Only the gradients and Adam are computed by hand, in float64.
+/// </remarks>
+public static class ToyOptimizer
+{
+    /// <summary>Points kept per trajectory (plus the final one).</summary>
+    public const int RecordedPoints = 2000;
+
+    /// <summary>Runs <paramref name="steps"/> Adam steps from <paramref name="start"/>.</summary>
+    /// <param name="landscape">The objective.</param>
+    /// <param name="aggregator">Turns the two task gradients into the update.</param>
+    /// <param name="start">θ at step 0.</param>
+    /// <param name="steps">Number of Adam steps (≥ 1).</param>
+    /// <param name="learningRate">Adam's learning rate.</param>
+    /// <param name="progress">Called with the number of steps done, every few thousand steps.</param>
+    public static IReadOnlyList<(int Step, double X, double Y)> Run(
+        IToyLandscape landscape, IAggregator aggregator, (double X, double Y) start, int steps, double learningRate, Action<int>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(landscape);
+        ArgumentNullException.ThrowIfNull(aggregator);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(steps);
+        if (!(learningRate > 0) || !double.IsFinite(learningRate))
+        {
+            throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "The learning rate must be a positive finite number.");
+        }
+        var recordEvery = Math.Max(1, steps / RecordedPoints);
+        var trajectory = new List<(int, double, double)>(steps / recordEvery + 2) { (0, start.X, start.Y) };
+        var adam = new ToyAdam(learningRate);
+        var theta = new[] { start.X, start.Y };
+        var jacobian = new double[2, 2];
+        var gramian = new double[2, 2];
+        Span<double> update = stackalloc double[2];
+        var weighting = aggregator as IGramianWeighting;
+        for (var step = 1; step <= steps; step++)
+        {
+            landscape.Gradients(theta[0], theta[1], jacobian);
+            if (weighting is not null)
+            {
+                for (var i = 0; i < 2; i++)
+                {
+                    for (var j = 0; j < 2; j++)
+                    {
+                        gramian[i, j] = jacobian[i, 0] * jacobian[j, 0] + jacobian[i, 1] * jacobian[j, 1];
+                    }
+                }
+                var w = weighting.Weights(gramian);
+                update[0] = w[0] * jacobian[0, 0] + w[1] * jacobian[1, 0];
+                update[1] = w[0] * jacobian[0, 1] + w[1] * jacobian[1, 1];
+            }
+            else
+            {
+                AggregateWithTensors(aggregator, jacobian, update);
+            }
+            if (!double.IsFinite(update[0]) || !double.IsFinite(update[1]))
+            {
+                throw new ArithmeticException($"The update became {update[0]}, {update[1]} at step {step} (θ = {theta[0]}, {theta[1]}).");
+            }
+            adam.Step(theta, update);
+            if (step % recordEvery == 0 || step == steps)
+            {
+                trajectory.Add((step, theta[0], theta[1]));
+            }
+            if (progress is not null && step % 5000 == 0)
+            {
+                progress(step);
+            }
+        }
+        progress?.Invoke(steps);
+        return trajectory;
+    }
+
+    private static void AggregateWithTensors(IAggregator aggregator, double[,] jacobian, Span<double> update)
+    {
+        using var scope = NewDisposeScope();
+        var result = aggregator.Aggregate(tensor(jacobian, dtype: ScalarType.Float64)).to(ScalarType.Float64).cpu();
+        var values = result.data<double>();
+        update[0] = values[0];
+        update[1] = values[1];
+    }
+}
