@@ -32,12 +32,20 @@ public static class GsurgApp
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            error.WriteLine($"gsurg: {parse.Errors[0].Message}");
+            // One line, most specific error first (an unknown token says more than "required command missing").
+            var messages = parse.Errors.Select(e => string.Join(" ", e.Message.Split(['\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries)))
+                .OrderBy(m => m.StartsWith("Required command", StringComparison.Ordinal));
+            error.WriteLine($"gsurg: {string.Join("; ", messages)}");
             return UsageError;
         }
         try
         {
-            return parse.Invoke();
+            return parse.Invoke(new InvocationConfiguration
+            {
+                EnableDefaultExceptionHandler = false,
+                Output = console.Profile.Out.Writer,
+                Error = error,
+            });
         }
         catch (UsageException usage)
         {

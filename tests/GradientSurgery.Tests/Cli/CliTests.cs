@@ -1,0 +1,133 @@
+using GradientSurgery.Cli;
+using Spectre.Console;
+
+namespace GradientSurgery.Tests.Cli;
+
+public sealed class CliTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("gsurg-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    private static (int Code, string Output, string Error) Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(output),
+            Ansi = AnsiSupport.No,
+            Interactive = InteractionSupport.No,
+        });
+        var code = GsurgApp.Run(args, console, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    [Theory]
+    [InlineData("toy --steps -1", "--steps must be a positive integer")]
+    [InlineData("toy --steps 0", "--steps must be a positive integer")]
+    [InlineData("toy --lr -0.1", "--lr must be a positive number")]
+    [InlineData("toy --methods pcgrad,nosuchmethod", "Unknown method 'nosuchmethod'")]
+    [InlineData("toy --methods pcgrad:colour=blue", "no argument 'colour'")]
+    [InlineData("toy --landscape moon", "moon")]
+    [InlineData("toy --start 1;2", "is not a point")]
+    [InlineData("demo --seeds 0", "--seeds must be a positive integer")]
+    [InlineData("demo --tasks 1", "--tasks must be at least 2")]
+    [InlineData("frobnicate", "frobnicate")]
+    public void BadArgumentsExitNonZeroWithOneLine(string commandLine, string reason)
+    {
+        var (code, _, error) = Run(commandLine.Split(' '));
+        Assert.Equal(GsurgApp.UsageError, code);
+        var lines = error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.StartsWith("gsurg: ", lines[0]);
+        Assert.Contains(reason, lines[0]);
+    }
+
+    [Fact]
+    public void UnwritableOutputDirectoryIsAUsageError()
+    {
+        var blocker = Path.Combine(_directory, "a-file");
+        File.WriteAllText(blocker, "not a directory");
+        var (code, _, error) = Run("toy", "--steps", "10", "--out", Path.Combine(blocker, "out"));
+        Assert.Equal(GsurgApp.UsageError, code);
+        Assert.Contains("cannot write to output directory", error);
+    }
+
+    [Fact]
+    public void HelpDescribesEveryCommandAndOption()
+    {
+        var (code, output, _) = Run("--help");
+        Assert.Equal(0, code);
+        Assert.Contains("toy", output);
+        Assert.Contains("demo", output);
+        var (toyCode, toyHelp, _) = Run("toy", "--help");
+        Assert.Equal(0, toyCode);
+        foreach (var option in new[] { "--landscape", "--methods", "--steps", "--lr", "--start", "--seed", "--out" })
+        {
+            Assert.Contains(option, toyHelp);
+        }
+    }
+
+    [Fact]
+    public void ToyWritesTableCsvsAndFigure()
+    {
+        var (code, output, error) = Run("toy", "--steps", "3000", "--methods", "sum,pcgrad", "--out", _directory);
+        Assert.True(code == 0, error);
+        Assert.Contains("PCGrad", output);
+        AssertPng(Path.Combine(_directory, "figure1.png"));
+        var summary = File.ReadAllLines(Path.Combine(_directory, "summary.csv"));
+        Assert.Equal(3, summary.Length);
+        Assert.StartsWith("sum,0.5,-3,3000,", summary[1]);
+        Assert.StartsWith("pcgrad,0.5,-3,3000,", summary[2]);
+        Assert.True(File.ReadAllLines(Path.Combine(_directory, "trajectories.csv")).Length > 100);
+    }
+
+    [Fact]
+    public void ToyAcceptsSeveralStartsOnTheCAGradLandscape()
+    {
+        var (code, _, error) = Run("toy", "--landscape", "cagrad", "--steps", "500", "--methods", "pcgrad", "--start=-8.5,7.5", "--start", "9,9", "--out", _directory);
+        Assert.True(code == 0, error);
+        Assert.Equal(3, File.ReadAllLines(Path.Combine(_directory, "summary.csv")).Length);
+        AssertPng(Path.Combine(_directory, "toy-cagrad.png"));
+    }
+
+    [Fact]
+    public void DemoAtATinySizeWritesEveryPromisedFileAndIsDeterministic()
+    {
+        string[] Demo(string directory) => ["demo", "--steps", "40", "--seeds", "2", "--toy-steps", "2000", "--tasks", "3", "--seed", "5", "--out", directory];
+        var first = Path.Combine(_directory, "first");
+        var (code, output, error) = Run(Demo(first));
+        Assert.True(code == 0, error);
+        Assert.Contains("PCGrad", output);
+
+        foreach (var file in new[] { "report.md", "toy/trajectories.csv", "toy/summary.csv", "synthetic/metrics.csv", "synthetic/summary.csv" })
+        {
+            Assert.True(new FileInfo(Path.Combine(first, file)).Length > 0, file);
+        }
+        foreach (var png in new[] { "toy/figure1.png", "synthetic/loss_curves.png", "synthetic/conflicts.png" })
+        {
+            AssertPng(Path.Combine(first, png));
+        }
+        var runs = Directory.GetDirectories(Path.Combine(first, "synthetic", "tensorboard")).Select(d => Path.GetFileName(d)!).Order().ToArray();
+        Assert.Equal(["mean-seed5", "mean-seed6", "pcgrad-seed5", "pcgrad-seed6"], runs);
+        Assert.All(runs, run => Assert.NotEmpty(Directory.GetFiles(Path.Combine(first, "synthetic", "tensorboard", run), "events.out.tfevents.*")));
+        var report = File.ReadAllText(Path.Combine(first, "report.md"));
+        Assert.Contains("![toy](toy/figure1.png)", report);
+        Assert.Contains("| PCGrad |", report);
+        // 40 steps, evaluated every 50 steps or at the end: one row per run, 4 runs.
+        Assert.Equal(5, File.ReadAllLines(Path.Combine(first, "synthetic", "metrics.csv")).Length);
+
+        var second = Path.Combine(_directory, "second");
+        Assert.Equal(0, Run(Demo(second)).Code);
+        Assert.Equal(File.ReadAllText(Path.Combine(first, "synthetic", "metrics.csv")), File.ReadAllText(Path.Combine(second, "synthetic", "metrics.csv")));
+        Assert.Equal(File.ReadAllText(Path.Combine(first, "toy", "trajectories.csv")), File.ReadAllText(Path.Combine(second, "toy", "trajectories.csv")));
+    }
+
+    private static void AssertPng(string path)
+    {
+        var bytes = File.ReadAllBytes(path);
+        Assert.True(bytes.Length > 1000, $"{path} is {bytes.Length} bytes");
+        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, bytes[..4]);
+    }
+}
