@@ -42,7 +42,11 @@ public sealed class MetricsLog : IDisposable
     public IReadOnlyList<string> KeyColumns { get; }
 
     /// <summary>Appends one row; <paramref name="values"/> follow the value columns (NaN for "not measured").</summary>
-    public void Write(IReadOnlyList<string> keys, int step, IReadOnlyList<double> values)
+    /// <param name="keys">Values of the key columns.</param>
+    /// <param name="step">The step (or epoch) the row describes.</param>
+    /// <param name="values">Values of the value columns.</param>
+    /// <param name="toTensorBoard">False to write the CSV row only (e.g. when replaying the history of a resumed run).</param>
+    public void Write(IReadOnlyList<string> keys, int step, IReadOnlyList<double> values, bool toTensorBoard = true)
     {
         if (keys.Count != KeyColumns.Count || values.Count != _columns.Length)
         {
@@ -58,10 +62,10 @@ public sealed class MetricsLog : IDisposable
             _csv.WriteField(double.IsNaN(value) ? "" : value.ToString("R", CultureInfo.InvariantCulture));
         }
         _csv.EndRecord();
-        if (_tensorBoardDirectory is not null)
+        if (toTensorBoard && _tensorBoardDirectory is not null)
         {
             // e.g. "pcgrad-seed1": the first key as is, the others prefixed with their column name.
-            var run = string.Join("-", keys.Select((key, k) => k == 0 ? key : KeyColumns[k] + key));
+            var run = keys.Count == 0 ? "." : string.Join("-", keys.Select((key, k) => k == 0 ? key : KeyColumns[k] + key));
             if (!_tensorBoardRuns.TryGetValue(run, out var writer))
             {
                 writer = SummaryWriter(Path.Combine(_tensorBoardDirectory, run));

@@ -1,0 +1,96 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace GradientSurgery.Experiments.Supervised;
+
+/// <summary>
+/// A checkpoint on disk: named binary sections followed by a SHA-256 of everything before it. Written
+/// atomically (temporary file in the same directory, flushed to disk, then renamed), and the checkpoint it
+/// replaces is kept as <c>*.prev</c>, so that a crash or a corrupt write never loses the last good state.
+/// </summary>
+public static class CheckpointFile
+{
+    private static readonly byte[] Magic = "GSCKPT\0\u0001"u8.ToArray();
+    private const int FormatVersion = 1;
+
+    /// <summary>The file kept from the previous write of <paramref name="path"/>.</summary>
+    public static string PreviousPath(string path) => path + ".prev";
+
+    /// <summary>Writes the sections atomically; an existing checkpoint at <paramref name="path"/> becomes <see cref="PreviousPath"/>.</summary>
+    public static void Write(string path, IReadOnlyDictionary<string, byte[]> sections)
+    {
+        ArgumentNullException.ThrowIfNull(sections);
+        using var buffer = new MemoryStream();
+        using (var writer = new BinaryWriter(buffer, Encoding.UTF8, leaveOpen: true))
+        {
+            writer.Write(Magic);
+            writer.Write(FormatVersion);
+            writer.Write(sections.Count);
+            foreach (var (name, bytes) in sections)
+            {
+                writer.Write(name);
+                writer.Write(bytes.LongLength);
+                writer.Write(bytes);
+            }
+        }
+        var hash = SHA256.HashData(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
+        buffer.Write(hash);
+
+        var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        Directory.CreateDirectory(directory);
+        var temporary = Path.Combine(directory, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            {
+                buffer.Position = 0;
+                buffer.CopyTo(file);
+                file.Flush(flushToDisk: true);
+            }
+            if (File.Exists(path))
+            {
+                File.Move(path, PreviousPath(path), overwrite: true);
+            }
+            File.Move(temporary, path);
+        }
+        finally
+        {
+            if (File.Exists(temporary))
+            {
+                File.Delete(temporary);
+            }
+        }
+    }
+
+    /// <summary>Reads and verifies a checkpoint.</summary>
+    /// <exception cref="InvalidDataException">The file is truncated, not a checkpoint, of another format version, or fails its checksum; the message names the file.</exception>
+    public static IReadOnlyDictionary<string, byte[]> Read(string path)
+    {
+        var bytes = File.ReadAllBytes(path);
+        if (bytes.Length < Magic.Length + 4 + 32 || !bytes.AsSpan(0, Magic.Length).SequenceEqual(Magic))
+        {
+            throw new InvalidDataException($"{path} is not a GradientSurgery checkpoint (bad header, {bytes.Length} bytes).");
+        }
+        var payload = bytes.AsSpan(0, bytes.Length - 32);
+        if (!SHA256.HashData(payload).AsSpan().SequenceEqual(bytes.AsSpan(bytes.Length - 32)))
+        {
+            throw new InvalidDataException($"{path} is corrupt: its SHA-256 checksum does not match its contents (truncated or modified file).");
+        }
+        using var reader = new BinaryReader(new MemoryStream(bytes, 0, payload.Length), Encoding.UTF8);
+        reader.ReadBytes(Magic.Length);
+        var version = reader.ReadInt32();
+        if (version != FormatVersion)
+        {
+            throw new InvalidDataException($"{path} has checkpoint format version {version}; this build reads version {FormatVersion}.");
+        }
+        var count = reader.ReadInt32();
+        var sections = new Dictionary<string, byte[]>(count);
+        for (var k = 0; k < count; k++)
+        {
+            var name = reader.ReadString();
+            var length = reader.ReadInt64();
+            sections[name] = reader.ReadBytes(checked((int)length));
+        }
+        return sections;
+    }
+}

@@ -1,0 +1,16 @@
+namespace GradientSurgery.Experiments.Supervised;
+
+/// <summary>One epoch of a supervised multi-task run.</summary>
+/// <param name="Epoch">1-based epoch number.</param>
+/// <param name="TrainLoss">Mean training loss per task over the epoch's batches.</param>
+/// <param name="TrainAccuracy">Training accuracy per task (with dropout active), in [0, 1].</param>
+/// <param name="TestLoss">Test loss per task at the end of the epoch.</param>
+/// <param name="TestAccuracy">Test accuracy per task at the end of the epoch, in [0, 1].</param>
+/// <param name="ConflictFraction">Mean over the epoch's steps of the fraction of task pairs in conflict.</param>
+/// <param name="MeanCosine">Mean pairwise cosine of the shared gradients over the epoch.</param>
+/// <param name="MagnitudeSimilarity">Mean gradient magnitude similarity Φ over the epoch.</param>
+/// <param name="Curvature">Mean curvature bounding measure ξ over the epoch.</param>
+/// <param name="Seconds">Wall-clock training time of the epoch (without evaluation).</param>
+public sealed record EpochMetrics(
+    int Epoch, double[] TrainLoss, double[] TrainAccuracy, double[] TestLoss, double[] TestAccuracy,
+    double ConflictFraction, double MeanCosine, double MagnitudeSimilarity, double Curvature, double Seconds);

@@ -1,0 +1,292 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using GradientSurgery.Aggregation;
+using GradientSurgery.Experiments.Logging;
+using GradientSurgery.Models;
+using GradientSurgery.Training;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace GradientSurgery.Experiments.Supervised;
+
+/// <summary>
+/// Trains a multi-task classifier (a shared trunk with one head per task, cross-entropy per task) with any
+/// aggregator of the registry, through the features path of the multi-task backward. Per epoch it records
+/// train/test loss and accuracy per task and the conflict diagnostics, to CSV and TensorBoard, and writes a
+/// checkpoint (model, Adam state, the method's state, random generator, position in the epoch) from which
+/// <c>resume</c> continues to exactly the weights an uninterrupted run reaches.
+/// </summary>
+/// <remarks>
+/// Files in the run directory: run.json (the settings), checkpoint.bin and checkpoint.bin.prev, metrics.csv,
+/// tensorboard/, and model.bin (the final weights) once all epochs are done.
+/// </remarks>
+public sealed class MultiTaskTrainer<TModel>
+    where TModel : nn.Module<Tensor, Tensor[]>, IMultiTaskNetwork
+{
+    private const string CheckpointName = "checkpoint.bin";
+    private const int EvaluationBatch = 1000;
+    private readonly Func<TModel> _createModel;
+
+    /// <summary>Creates a trainer for models built by <paramref name="createModel"/> (called after the seed is set).</summary>
+    public MultiTaskTrainer(Func<TModel> createModel)
+    {
+        ArgumentNullException.ThrowIfNull(createModel);
+        _createModel = createModel;
+    }
+
+    /// <summary>The settings file of a run directory.</summary>
+    public static string SettingsPath(string runDirectory) => Path.Combine(runDirectory, "run.json");
+
+    /// <summary>The final weights of a finished run.</summary>
+    public static string ModelPath(string runDirectory) => Path.Combine(runDirectory, "model.bin");
+
+    /// <summary>Reads run.json.</summary>
+    public static TrainingSettings ReadSettings(string runDirectory)
+    {
+        var path = SettingsPath(runDirectory);
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"{path} does not exist: '{runDirectory}' is not a training run directory.", path);
+        }
+        try
+        {
+            return JsonSerializer.Deserialize<TrainingSettings>(File.ReadAllText(path)) ?? throw new InvalidDataException($"{path} is empty.");
+        }
+        catch (JsonException malformed)
+        {
+            throw new InvalidDataException($"{path} is not valid run settings: {malformed.Message}", malformed);
+        }
+    }
+
+    /// <summary>
+    /// Trains (or, with <paramref name="resume"/>, continues) a run in <paramref name="runDirectory"/>.
+    /// </summary>
+    /// <param name="settings">The run's settings.</param>
+    /// <param name="train">Training split.</param>
+    /// <param name="test">Test split, evaluated after every epoch.</param>
+    /// <param name="runDirectory">Where the run's files go.</param>
+    /// <param name="resume">Continue from the run's checkpoint (its settings must match, except a larger epoch count).</param>
+    /// <param name="observer">Progress callbacks.</param>
+    /// <param name="stopAfterSteps">Stop (after writing a checkpoint) once this many steps have been taken in total.</param>
+    /// <param name="cancellation">Stops after the current step, writing a checkpoint.</param>
+    public TrainingOutcome Train(
+        TrainingSettings settings, ClassificationData train, ClassificationData test, string runDirectory, bool resume,
+        ITrainingObserver? observer = null, long? stopAfterSteps = null, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(test);
+        settings.Validate();
+        Directory.CreateDirectory(runDirectory);
+        var checkpointPath = Path.Combine(runDirectory, CheckpointName);
+
+        manual_seed(settings.Seed);
+        using var model = _createModel();
+        if (model.TaskCount != train.TaskCount || model.TaskCount != test.TaskCount)
+        {
+            throw new ArgumentException($"The model has {model.TaskCount} heads but the data has {train.TaskCount} (train) and {test.TaskCount} (test) tasks.");
+        }
+        var aggregator = Aggregators.Create(settings.Method, settings.Seed);
+        var adam = optim.Adam(model.parameters(), settings.LearningRate);
+        var optimizer = new MultiTaskOptimizer(adam, aggregator, model.SharedParameters);
+        var history = new List<EpochMetrics>();
+        var accumulator = new EpochAccumulator(model.TaskCount);
+        var position = new Position(0, 0, 0);
+
+        if (resume)
+        {
+            position = Restore(checkpointPath, settings, model, adam, aggregator, accumulator, history, observer);
+        }
+        else
+        {
+            File.WriteAllText(SettingsPath(runDirectory), JsonSerializer.Serialize(settings, new JsonSerializerOptions { WriteIndented = true }));
+        }
+
+        var batchesPerEpoch = (int)((train.Count + settings.BatchSize - 1) / settings.BatchSize);
+        observer?.Started(position.Epoch, position.Batch, batchesPerEpoch, resume);
+        using var log = OpenLog(runDirectory, model.TaskCount, history);
+        var clock = new Stopwatch();
+        for (var epoch = position.Epoch; epoch < settings.Epochs; epoch++)
+        {
+            using var order = randperm(train.Count, generator: new Generator(EpochSeed(settings.Seed, epoch)));
+            for (var batch = epoch == position.Epoch ? position.Batch : 0; batch < batchesPerEpoch; batch++)
+            {
+                clock.Restart();
+                using (var scope = NewDisposeScope())
+                {
+                    var start = (long)batch * settings.BatchSize;
+                    var index = order.narrow(0, start, Math.Min(settings.BatchSize, train.Count - start));
+                    var inputs = train.Inputs.index_select(0, index);
+                    var labels = train.Labels.Select(l => l.index_select(0, index)).ToArray();
+                    var features = model.Features(inputs);
+                    var outputs = model.Heads(features);
+                    var losses = outputs.Select((o, t) => nn.functional.cross_entropy(o, labels[t])).ToArray();
+                    var report = optimizer.Step(losses, features);
+                    var correct = outputs.Select((o, t) => o.argmax(1).eq(labels[t]).sum().item<long>()).ToArray();
+                    accumulator.Add(report, correct, index.shape[0], clock.Elapsed.TotalSeconds);
+                }
+                position = new Position(epoch, batch + 1, position.Steps + 1);
+                observer?.Stepped(epoch, batch + 1);
+                if ((stopAfterSteps is { } limit && position.Steps >= limit) || cancellation.IsCancellationRequested)
+                {
+                    Save(checkpointPath, settings, position, model, adam, aggregator, accumulator, history);
+                    return new TrainingOutcome(false, position.Steps, history);
+                }
+            }
+            var (testLoss, testAccuracy) = Evaluate(model, test);
+            var metrics = accumulator.Close(epoch + 1, testLoss, testAccuracy);
+            history.Add(metrics);
+            accumulator = new EpochAccumulator(model.TaskCount);
+            position = new Position(epoch + 1, 0, position.Steps);
+            log.Write([], metrics.Epoch, Row(metrics));
+            observer?.EpochFinished(metrics);
+            Save(checkpointPath, settings, position, model, adam, aggregator, accumulator, history);
+        }
+        model.save(ModelPath(runDirectory));
+        return new TrainingOutcome(true, position.Steps, history);
+    }
+
+    /// <summary>Test loss and accuracy per task of <paramref name="model"/> on <paramref name="data"/> (eval mode, no gradients).</summary>
+    public static (double[] Loss, double[] Accuracy) Evaluate(TModel model, ClassificationData data)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(data);
+        var loss = new double[data.TaskCount];
+        var correct = new long[data.TaskCount];
+        model.eval();
+        using (no_grad())
+        {
+            for (long start = 0; start < data.Count; start += EvaluationBatch)
+            {
+                using var scope = NewDisposeScope();
+                var length = Math.Min(EvaluationBatch, data.Count - start);
+                var outputs = model.forward(data.Inputs.narrow(0, start, length));
+                for (var t = 0; t < data.TaskCount; t++)
+                {
+                    var labels = data.Labels[t].narrow(0, start, length);
+                    loss[t] += nn.functional.cross_entropy(outputs[t], labels, reduction: nn.Reduction.Sum).item<float>();
+                    correct[t] += outputs[t].argmax(1).eq(labels).sum().item<long>();
+                }
+            }
+        }
+        model.train();
+        return ([.. loss.Select(l => l / data.Count)], [.. correct.Select(c => (double)c / data.Count)]);
+    }
+
+    /// <summary>Column names of metrics.csv after the leading epoch column.</summary>
+    public static string[] Columns(int tasks) =>
+    [
+        .. Enumerable.Range(0, tasks).SelectMany(t => new[] { $"train_loss/task{t}", $"train_accuracy/task{t}", $"test_loss/task{t}", $"test_accuracy/task{t}" }),
+        "conflicts/fraction_conflicting", "conflicts/mean_cosine", "conflicts/magnitude_similarity", "conflicts/curvature", "time/epoch_seconds",
+    ];
+
+    private static double[] Row(EpochMetrics m) =>
+    [
+        .. Enumerable.Range(0, m.TrainLoss.Length).SelectMany(t => new[] { m.TrainLoss[t], m.TrainAccuracy[t], m.TestLoss[t], m.TestAccuracy[t] }),
+        m.ConflictFraction, m.MeanCosine, m.MagnitudeSimilarity, m.Curvature, m.Seconds,
+    ];
+
+    private static MetricsLog OpenLog(string runDirectory, int tasks, IReadOnlyList<EpochMetrics> history)
+    {
+        var log = new MetricsLog(Path.Combine(runDirectory, "metrics.csv"), [], Columns(tasks), Path.Combine(runDirectory, "tensorboard"));
+        foreach (var metrics in history)
+        {
+            // Already in TensorBoard from the session that trained them; only the CSV is rewritten.
+            log.Write([], metrics.Epoch, Row(metrics), toTensorBoard: false);
+        }
+        return log;
+    }
+
+    private static ulong EpochSeed(long seed, int epoch) => unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + (ulong)epoch + 1);
+
+    private readonly record struct Position(int Epoch, int Batch, long Steps);
+
+    private static void Save(
+        string path, TrainingSettings settings, Position position, TModel model, OptimizerHelper optimizer, IAggregator aggregator,
+        EpochAccumulator accumulator, IReadOnlyList<EpochMetrics> history)
+    {
+        byte[] Section(Action<BinaryWriter> write)
+        {
+            using var stream = new MemoryStream();
+            using (var writer = new BinaryWriter(stream))
+            {
+                write(writer);
+            }
+            return stream.ToArray();
+        }
+        var sections = new Dictionary<string, byte[]>
+        {
+            ["settings"] = JsonSerializer.SerializeToUtf8Bytes(settings),
+            ["position"] = Section(w => { w.Write(position.Epoch); w.Write(position.Batch); w.Write(position.Steps); }),
+            ["model"] = Section(w => model.save(w)),
+            ["optimizer"] = Section(optimizer.save_state_dict),
+            ["aggregator"] = Section(w => (aggregator as IStateful)?.SaveState(w)),
+            ["rng"] = Section(w =>
+            {
+                using var state = random.get_rng_state();
+                w.Write(state.data<byte>().ToArray());
+            }),
+            ["epoch"] = Section(accumulator.Save),
+            ["history"] = JsonSerializer.SerializeToUtf8Bytes(history),
+        };
+        CheckpointFile.Write(path, sections);
+    }
+
+    private static Position Restore(
+        string path, TrainingSettings settings, TModel model, OptimizerHelper optimizer, IAggregator aggregator,
+        EpochAccumulator accumulator, List<EpochMetrics> history, ITrainingObserver? observer)
+    {
+        var sections = ReadCheckpoint(path, observer);
+        try
+        {
+            var stored = JsonSerializer.Deserialize<TrainingSettings>(sections["settings"])!;
+            if (!settings.CanResume(stored))
+            {
+                throw new ArgumentException($"The checkpoint {path} was written by a different run ({stored}); --resume needs the same settings (only --epochs may grow), requested {settings}.");
+            }
+            using var position = new BinaryReader(new MemoryStream(sections["position"]));
+            var restored = new Position(position.ReadInt32(), position.ReadInt32(), position.ReadInt64());
+            model.load(new BinaryReader(new MemoryStream(sections["model"])));
+            optimizer.load_state_dict(new BinaryReader(new MemoryStream(sections["optimizer"])));
+            if (aggregator is IStateful stateful)
+            {
+                stateful.LoadState(new BinaryReader(new MemoryStream(sections["aggregator"])));
+            }
+            using (var state = tensor(sections["rng"], dtype: ScalarType.Byte))
+            {
+                random.set_rng_state(state);
+            }
+            accumulator.Load(new BinaryReader(new MemoryStream(sections["epoch"])));
+            history.AddRange(JsonSerializer.Deserialize<List<EpochMetrics>>(sections["history"])!);
+            return restored;
+        }
+        catch (Exception malformed) when (malformed is KeyNotFoundException or EndOfStreamException or JsonException)
+        {
+            throw new InvalidDataException($"{path} passed its checksum but is missing or has malformed sections: {malformed.Message}", malformed);
+        }
+    }
+
+    private static IReadOnlyDictionary<string, byte[]> ReadCheckpoint(string path, ITrainingObserver? observer)
+    {
+        var previous = CheckpointFile.PreviousPath(path);
+        if (!File.Exists(path) && !File.Exists(previous))
+        {
+            throw new FileNotFoundException($"Cannot resume: there is no checkpoint ({path}).", path);
+        }
+        try
+        {
+            return CheckpointFile.Read(path);
+        }
+        catch (Exception latest) when (latest is InvalidDataException or FileNotFoundException)
+        {
+            if (!File.Exists(previous))
+            {
+                throw new InvalidDataException($"Cannot resume: {latest.Message} There is no previous checkpoint to fall back to.", latest);
+            }
+            observer?.Warning($"Refusing {path}: {latest.Message} Resuming from the previous checkpoint {previous} instead; it is older, so some steps are repeated.");
+            return CheckpointFile.Read(previous);
+        }
+    }
+}

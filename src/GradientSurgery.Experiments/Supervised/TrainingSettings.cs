@@ -1,0 +1,32 @@
+namespace GradientSurgery.Experiments.Supervised;
+
+/// <summary>Everything that determines a supervised run; stored in its checkpoints and in run.json.</summary>
+/// <param name="Benchmark">Name of the data set (e.g. multimnist).</param>
+/// <param name="Method">Aggregator specification from the registry.</param>
+/// <param name="Epochs">Epochs to train (may be raised when resuming).</param>
+/// <param name="BatchSize">Examples per step.</param>
+/// <param name="LearningRate">Adam's learning rate.</param>
+/// <param name="Seed">Seed of initial weights, shuffling, dropout and the method.</param>
+/// <param name="TrainExamples">Training examples used (the first ones of the split when limited).</param>
+public sealed record TrainingSettings(string Benchmark, string Method, int Epochs, int BatchSize, double LearningRate, long Seed, long TrainExamples)
+{
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid value.</summary>
+    public void Validate()
+    {
+        if (Epochs <= 0)
+        {
+            throw new ArgumentException($"Epochs must be positive, got {Epochs}.");
+        }
+        if (BatchSize <= 0)
+        {
+            throw new ArgumentException($"The batch size must be positive, got {BatchSize}.");
+        }
+        if (!(LearningRate > 0) || !double.IsFinite(LearningRate))
+        {
+            throw new ArgumentException($"The learning rate must be a positive number, got {LearningRate}.");
+        }
+    }
+
+    /// <summary>Whether a checkpoint written under <paramref name="other"/> may be continued under these settings (only the epoch count may differ).</summary>
+    public bool CanResume(TrainingSettings other) => this with { Epochs = 0 } == other with { Epochs = 0 };
+}

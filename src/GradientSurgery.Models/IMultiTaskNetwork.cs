@@ -1,0 +1,23 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace GradientSurgery.Models;
+
+/// <summary>
+/// A network made of a shared trunk and one head per task, the shape that the features path of the
+/// multi-task backward (and MGDA-UB) needs: the trunk's output is the shared representation.
+/// </summary>
+public interface IMultiTaskNetwork
+{
+    /// <summary>Number of tasks (heads).</summary>
+    int TaskCount { get; }
+
+    /// <summary>The trunk's parameters, shared by every task.</summary>
+    IEnumerable<Parameter> SharedParameters { get; }
+
+    /// <summary>The shared representation of a batch.</summary>
+    Tensor Features(Tensor inputs);
+
+    /// <summary>Every head's output for the shared representation.</summary>
+    Tensor[] Heads(Tensor features);
+}

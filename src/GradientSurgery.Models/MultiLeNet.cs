@@ -1,0 +1,49 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace GradientSurgery.Models;
+
+/// <summary>
+/// MultiLeNet, the network of Sener &amp; Koltun (NeurIPS 2018) used by the PCGrad paper on MultiMNIST:
+/// shared trunk conv(1→10, k5) → maxpool 2 → ReLU → conv(10→20, k5) → dropout2d → maxpool 2 → ReLU →
+/// flatten (320) → linear(320→50) → ReLU; each task head linear(50→50) → ReLU → dropout → linear(50→10).
+/// Input: N×1×28×28. Dropout probabilities are PyTorch's defaults (0.5), as in the original code.
+/// </summary>
+public sealed class MultiLeNet : Module<Tensor, Tensor[]>, IMultiTaskNetwork
+{
+    private readonly Sequential trunk;
+    private readonly ModuleList<Sequential> heads;
+
+    /// <summary>Creates the network; initial weights come from the global torch generator.</summary>
+    /// <param name="tasks">Number of classification heads (2 for MultiMNIST).</param>
+    /// <param name="classes">Classes per head.</param>
+    public MultiLeNet(int tasks = 2, int classes = 10) : base(nameof(MultiLeNet))
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(tasks);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(classes);
+        TaskCount = tasks;
+        trunk = Sequential(
+            ("conv1", Conv2d(1, 10, 5)), ("pool1", MaxPool2d(2)), ("relu1", ReLU()),
+            ("conv2", Conv2d(10, 20, 5)), ("drop2", Dropout2d()), ("pool2", MaxPool2d(2)), ("relu2", ReLU()),
+            ("flatten", Flatten()), ("fc", Linear(320, 50)), ("relu3", ReLU()));
+        heads = new ModuleList<Sequential>([.. Enumerable.Range(0, tasks).Select(_ =>
+            Sequential(("fc1", Linear(50, 50)), ("relu", ReLU()), ("drop", Dropout()), ("fc2", Linear(50, classes))))]);
+        RegisterComponents();
+    }
+
+    /// <inheritdoc />
+    public int TaskCount { get; }
+
+    /// <inheritdoc />
+    public IEnumerable<Parameter> SharedParameters => trunk.parameters();
+
+    /// <inheritdoc />
+    public Tensor Features(Tensor inputs) => trunk.forward(inputs);
+
+    /// <inheritdoc />
+    public Tensor[] Heads(Tensor features) => [.. heads.Select(h => h.forward(features))];
+
+    /// <inheritdoc />
+    public override Tensor[] forward(Tensor inputs) => Heads(Features(inputs));
+}

@@ -1,0 +1,139 @@
+using GradientSurgery.Experiments.Supervised;
+using GradientSurgery.Models;
+using static TorchSharp.torch;
+
+namespace GradientSurgery.Tests.Experiments;
+
+public sealed class TrainerTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("gsurg-train-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    private static ClassificationData RandomData(int count, ulong seed)
+    {
+        var generator = new Generator(seed);
+        return new ClassificationData(
+            rand(count, 1, 28, 28, generator: generator),
+            [randint(0, 10, count, generator: generator), randint(0, 10, count, generator: generator)]);
+    }
+
+    private static TrainingSettings Settings(string method = "pcgrad", int epochs = 2) =>
+        new("random", method, epochs, BatchSize: 16, LearningRate: 1e-3, Seed: 11, TrainExamples: 80);
+
+    private static MultiTaskTrainer<MultiLeNet> Trainer() => new(() => new MultiLeNet());
+
+    private static float[][] Weights(string runDirectory)
+    {
+        using var model = new MultiLeNet();
+        model.load(MultiTaskTrainer<MultiLeNet>.ModelPath(runDirectory));
+        return [.. model.parameters().Select(p => p.data<float>().ToArray())];
+    }
+
+    [Fact]
+    public void ResumingAfterAnInterruptionEndsWithTheSameWeights()
+    {
+        using var train = RandomData(80, 1);
+        using var test = RandomData(40, 2);
+        var straight = Path.Combine(_directory, "straight");
+        var interrupted = Path.Combine(_directory, "interrupted");
+
+        var full = Trainer().Train(Settings(), train, test, straight, resume: false);
+        var first = Trainer().Train(Settings(), train, test, interrupted, resume: false, stopAfterSteps: 7);
+        var rest = Trainer().Train(Settings(), train, test, interrupted, resume: true);
+
+        Assert.True(full.Completed);
+        Assert.False(first.Completed);
+        Assert.Equal(7, first.Steps);
+        Assert.True(rest.Completed);
+        Assert.Equal(10, rest.Steps);
+        Assert.Equal(Weights(straight), Weights(interrupted));
+        Assert.Equal(full.History.Select(h => h.TestLoss), rest.History.Select(h => h.TestLoss));
+        Assert.Equal(full.History.Select(h => h.TrainLoss), rest.History.Select(h => h.TrainLoss));
+        Assert.Equal(File.ReadAllLines(Path.Combine(straight, "metrics.csv")).Length, File.ReadAllLines(Path.Combine(interrupted, "metrics.csv")).Length);
+    }
+
+    [Fact]
+    public void ACorruptCheckpointIsRefusedAndThePreviousOneIsUsed()
+    {
+        using var train = RandomData(80, 1);
+        using var test = RandomData(40, 2);
+        var straight = Path.Combine(_directory, "straight");
+        var interrupted = Path.Combine(_directory, "interrupted");
+        Trainer().Train(Settings(), train, test, straight, resume: false);
+        Trainer().Train(Settings(), train, test, interrupted, resume: false, stopAfterSteps: 7);
+        var latest = Path.Combine(interrupted, "checkpoint.bin");
+        var bytes = File.ReadAllBytes(latest);
+        bytes[bytes.Length / 2] ^= 0xFF;
+        File.WriteAllBytes(latest, bytes);
+
+        var observer = new RecordingObserver();
+        Trainer().Train(Settings(), train, test, interrupted, resume: true, observer);
+
+        var warning = Assert.Single(observer.Warnings);
+        Assert.Contains("checkpoint.bin is corrupt", warning);
+        Assert.Contains("checkpoint.bin.prev", warning);
+        // The previous checkpoint (end of epoch 1) replays steps 6 and 7 to the same end.
+        Assert.Equal(Weights(straight), Weights(interrupted));
+    }
+
+    [Fact]
+    public void WithoutAGoodCheckpointResumeFailsNamingTheFile()
+    {
+        using var train = RandomData(32, 1);
+        using var test = RandomData(16, 2);
+        var run = Path.Combine(_directory, "run");
+        Trainer().Train(Settings(epochs: 1), train, test, run, resume: false, stopAfterSteps: 1);
+        var latest = Path.Combine(run, "checkpoint.bin");
+        File.WriteAllBytes(latest, File.ReadAllBytes(latest)[..100]);
+
+        var error = Assert.Throws<InvalidDataException>(() => Trainer().Train(Settings(epochs: 1), train, test, run, resume: true));
+        Assert.Contains(latest, error.Message);
+        Assert.Contains("no previous checkpoint", error.Message);
+    }
+
+    [Fact]
+    public void ResumeRefusesACheckpointOfOtherSettings()
+    {
+        using var train = RandomData(32, 1);
+        using var test = RandomData(16, 2);
+        var run = Path.Combine(_directory, "run");
+        Trainer().Train(Settings(epochs: 1), train, test, run, resume: false, stopAfterSteps: 1);
+        var error = Assert.Throws<ArgumentException>(() => Trainer().Train(Settings("mean", epochs: 1), train, test, run, resume: true));
+        Assert.Contains("different run", error.Message);
+    }
+
+    [Fact]
+    public void CheckpointFilesDetectTruncationAndForeignFiles()
+    {
+        var path = Path.Combine(_directory, "c.bin");
+        CheckpointFile.Write(path, new Dictionary<string, byte[]> { ["a"] = [1, 2, 3], ["b"] = [] });
+        Assert.Equal([1, 2, 3], CheckpointFile.Read(path)["a"]);
+        CheckpointFile.Write(path, new Dictionary<string, byte[]> { ["a"] = [4] });
+        Assert.Equal([4], CheckpointFile.Read(path)["a"]);
+        Assert.Equal([1, 2, 3], CheckpointFile.Read(CheckpointFile.PreviousPath(path))["a"]);
+        Assert.Equal(2, Directory.GetFiles(_directory).Length);
+
+        File.WriteAllText(path, "hello");
+        Assert.Contains("not a GradientSurgery checkpoint", Assert.Throws<InvalidDataException>(() => CheckpointFile.Read(path)).Message);
+    }
+
+    private sealed class RecordingObserver : ITrainingObserver
+    {
+        public List<string> Warnings { get; } = [];
+
+        public void Started(int epoch, int batch, int batchesPerEpoch, bool resumed)
+        {
+        }
+
+        public void Stepped(int epoch, int batch)
+        {
+        }
+
+        public void EpochFinished(EpochMetrics metrics)
+        {
+        }
+
+        public void Warning(string message) => Warnings.Add(message);
+    }
+}
