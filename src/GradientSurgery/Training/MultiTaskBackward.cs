@@ -121,40 +121,56 @@ public sealed class MultiTaskBackward
         using var scope = NewDisposeScope();
         var lossValues = ValidateLosses(losses);
         var taskCount = losses.Count;
-        var jacobian = zeros(taskCount, _sharedSize, dtype: _shared[0].dtype, device: _shared[0].device);
         var headGradients = new Tensor?[_taskSpecific.Length];
         var headOwners = new int[_taskSpecific.Length];
         Array.Fill(headOwners, -1);
 
-        if (features is null)
-        {
-            FillByParameters(losses, jacobian, headGradients, headOwners);
-        }
-        else
-        {
-            FillByFeatures(losses, features, jacobian, headGradients, headOwners);
-        }
-        EnsureFinite(jacobian, headGradients, headOwners);
-
         double[,]? gramian = null;
         double[]? weights = null;
         Tensor update;
-        if (Aggregator is IGramianWeighting weighting)
+        var conflictScope = GradientScope.SharedParameters;
+        if (features is not null && Aggregator is IRepresentationWeighting representation)
         {
-            gramian = Jacobian.Gramian(jacobian);
-            weights = weighting.Weights(gramian);
-            update = Jacobian.Combine(jacobian, weights);
+            var featureGradients = FeatureGradients(losses, features, headGradients, headOwners);
+            var featureJacobian = stack(featureGradients.Select(perTask => cat(perTask.Select(g => g.reshape(-1)).ToArray())).ToArray());
+            EnsureFinite(featureJacobian, "the shared features");
+            EnsureFinite(headGradients, headOwners);
+            gramian = Jacobian.Gramian(featureJacobian);
+            weights = representation.RepresentationWeights(gramian);
+            conflictScope = GradientScope.SharedFeatures;
+            update = CombineThroughTrunk(features, featureGradients, weights);
         }
         else
         {
-            update = Aggregator.Aggregate(jacobian);
-            if (update.dim() != 1 || update.shape[0] != _sharedSize)
+            var jacobian = zeros(taskCount, _sharedSize, dtype: _shared[0].dtype, device: _shared[0].device);
+            if (features is null)
             {
-                throw new InvalidOperationException(
-                    $"{Aggregator.GetType().Name} returned shape {Jacobian.ShapeText(update)}; expected [{_sharedSize}].");
+                FillByParameters(losses, jacobian, headGradients, headOwners);
             }
+            else
+            {
+                FillByFeatures(losses, features, jacobian, headGradients, headOwners);
+            }
+            EnsureFinite(jacobian, "the shared parameters");
+            EnsureFinite(headGradients, headOwners);
+            if (Aggregator is IGramianWeighting weighting)
+            {
+                gramian = Jacobian.Gramian(jacobian);
+                weights = weighting.Weights(gramian);
+                update = Jacobian.Combine(jacobian, weights);
+            }
+            else
+            {
+                update = Aggregator.Aggregate(jacobian);
+                if (update.dim() != 1 || update.shape[0] != _sharedSize)
+                {
+                    throw new InvalidOperationException(
+                        $"{Aggregator.GetType().Name} returned shape {Jacobian.ShapeText(update)}; expected [{_sharedSize}].");
+                }
+            }
+            gramian ??= Jacobian.Gramian(jacobian);
         }
-        var conflicts = ConflictReport.FromGramian(gramian ?? Jacobian.Gramian(jacobian));
+        var conflicts = ConflictReport.FromGramian(gramian);
 
         using (no_grad())
         {
@@ -170,7 +186,7 @@ public sealed class MultiTaskBackward
                 }
             }
         }
-        return new StepReport(lossValues, weights, conflicts);
+        return new StepReport(lossValues, weights, conflicts, conflictScope);
     }
 
     private double[] ValidateLosses(IReadOnlyList<Tensor> losses)
@@ -227,6 +243,21 @@ public sealed class MultiTaskBackward
 
     private void FillByFeatures(IReadOnlyList<Tensor> losses, IReadOnlyList<Tensor> features, Tensor jacobian, Tensor?[] headGradients, int[] headOwners)
     {
+        var featureGradients = FeatureGradients(losses, features, headGradients, headOwners);
+        Tensor[] featureList = [.. features];
+        for (var i = 0; i < losses.Count; i++)
+        {
+            var gradients = autograd.grad(featureList, _shared, featureGradients[i], retain_graph: i < losses.Count - 1, allow_unused: true);
+            if (!CopyRow(jacobian, i, gradients))
+            {
+                throw FeaturesNotConnected();
+            }
+        }
+    }
+
+    /// <summary>Each task's gradient with respect to the shared features, through its head only; collects the heads' own gradients.</summary>
+    private Tensor[][] FeatureGradients(IReadOnlyList<Tensor> losses, IReadOnlyList<Tensor> features, Tensor?[] headGradients, int[] headOwners)
+    {
         for (var f = 0; f < features.Count; f++)
         {
             var feature = features[f] ?? throw new ArgumentException($"Shared feature tensor {f} is null.", nameof(features));
@@ -244,7 +275,7 @@ public sealed class MultiTaskBackward
         var featureGradients = new Tensor[losses.Count][];
         for (var i = 0; i < losses.Count; i++)
         {
-            // The trunk's graph must survive for the second pass; the heads' parts are released with the losses.
+            // The trunk's graph must survive for the pass(es) through it; the heads' parts are released with the losses.
             var gradients = autograd.grad([losses[i]], headInputs, retain_graph: true, allow_unused: true);
             if (!gradients.Take(features.Count).Any(g => !g.IsInvalid))
             {
@@ -253,17 +284,38 @@ public sealed class MultiTaskBackward
             featureGradients[i] = [.. features.Select((feature, f) => gradients[f].IsInvalid ? zeros_like(feature) : gradients[f])];
             CollectHeads(i, gradients, features.Count, headGradients, headOwners);
         }
-        Tensor[] featureList = [.. features];
-        for (var i = 0; i < losses.Count; i++)
+        return featureGradients;
+    }
+
+    /// <summary>Σ_i w_i ∂L_i/∂θ as one vector-Jacobian product of the trunk with Σ_i w_i ∂L_i/∂z (frees the trunk's graph).</summary>
+    private Tensor CombineThroughTrunk(IReadOnlyList<Tensor> features, Tensor[][] featureGradients, double[] weights)
+    {
+        var combined = features.Select((_, f) =>
+            featureGradients.Select((perTask, i) => perTask[f] * weights[i]).Aggregate((a, b) => a + b)).ToArray();
+        var gradients = autograd.grad([.. features], _shared, combined, retain_graph: false, allow_unused: true);
+        var update = zeros(_sharedSize, dtype: _shared[0].dtype, device: _shared[0].device);
+        var connected = false;
+        for (var k = 0; k < _shared.Length; k++)
         {
-            var gradients = autograd.grad(featureList, _shared, featureGradients[i], retain_graph: i < losses.Count - 1, allow_unused: true);
-            if (!CopyRow(jacobian, i, gradients))
+            if (!gradients[k].IsInvalid)
             {
-                throw new ArgumentException(
-                    "None of the shared parameters receives a gradient through the shared features; pass the trunk's output as the features.", nameof(features));
+                update.narrow(0, _offsets[k], _shared[k].numel()).copy_(gradients[k].reshape(-1));
+                connected = true;
             }
         }
+        if (!connected)
+        {
+            throw FeaturesNotConnected();
+        }
+        if (!isfinite(update).all().item<bool>())
+        {
+            throw new ArithmeticException("The weighted gradient with respect to the shared parameters contains NaN or Inf; no gradient was written.");
+        }
+        return update;
     }
+
+    private static ArgumentException FeaturesNotConnected() => new(
+        "None of the shared parameters receives a gradient through the shared features; pass the trunk's output as the features.", "features");
 
     /// <summary>Writes the shared-parameter gradients into row <paramref name="row"/>; false when none is connected.</summary>
     private bool CopyRow(Tensor jacobian, int row, IList<Tensor> gradients)
@@ -301,15 +353,18 @@ public sealed class MultiTaskBackward
         }
     }
 
-    private void EnsureFinite(Tensor jacobian, Tensor?[] headGradients, int[] headOwners)
+    private static void EnsureFinite(Tensor jacobian, string withRespectTo)
     {
         var finiteRows = isfinite(jacobian).all(1).cpu().data<bool>().ToArray();
         var task = Array.IndexOf(finiteRows, false);
         if (task >= 0)
         {
-            throw new ArithmeticException(
-                $"The gradient of task {task} with respect to the shared parameters contains NaN or Inf; no gradient was written.");
+            throw new ArithmeticException($"The gradient of task {task} with respect to {withRespectTo} contains NaN or Inf; no gradient was written.");
         }
+    }
+
+    private void EnsureFinite(Tensor?[] headGradients, int[] headOwners)
+    {
         for (var k = 0; k < headGradients.Length; k++)
         {
             if (headGradients[k] is { } gradient && !isfinite(gradient).all().item<bool>())

@@ -155,4 +155,37 @@ public sealed class MultiTaskBackwardTests
         optimizer.Step(model.Losses());
         Assert.Equal(expected, model.Heads[1].parameters().Select(p => p.grad!.data<double>().ToArray()).ToArray());
     }
+
+    [Fact]
+    public void RepresentationWeightingUsesTheFeatureGramianAndOneTrunkPass()
+    {
+        using var model = new TinyMultiTaskModel(tasks: 3, seed: 9);
+        using var scope = NewDisposeScope();
+        var shared = model.Shared.ToArray();
+        var features = model.Features();
+        var losses = model.Losses(features);
+        var featureRows = losses.Select(l => autograd.grad([l], [features], retain_graph: true)[0].reshape(-1)).ToArray();
+        var parameterRows = losses.Select(l => cat(autograd.grad([l], shared, retain_graph: true).Select(g => g.reshape(-1)).ToArray())).ToArray();
+        var featureGramian = Jacobian.Gramian(stack(featureRows));
+        var weighting = new InverseNormWeighting();
+        var expectedWeights = weighting.RepresentationWeights(featureGramian);
+        var expected = Jacobian.Combine(stack(parameterRows), expectedWeights);
+
+        var report = new MultiTaskBackward(weighting, model.Shared, model.HeadParameters).Backward(losses, features);
+
+        Assert.Equal(GradientScope.SharedFeatures, report.ConflictScope);
+        Assert.Equal(expectedWeights, report.Weights!, (a, b) => Math.Abs(a - b) <= 1e-12 * Math.Abs(a));
+        Assert.Equal(featureGramian[0, 1] / Math.Sqrt(featureGramian[0, 0] * featureGramian[1, 1]), report.Conflicts.Cosine[0, 1]!.Value, 12);
+        var written = cat(shared.Select(p => p.grad!.reshape(-1)).ToArray());
+        Assert.True(written.allclose(expected, rtol: 1e-10, atol: 1e-12));
+    }
+
+    /// <summary>A test weighting whose weights depend on the Gramian it is given: w_i = 1/‖∂L_i/∂z‖.</summary>
+    private sealed class InverseNormWeighting : IRepresentationWeighting
+    {
+        public Tensor Aggregate(Tensor jacobian) => Jacobian.Combine(jacobian, RepresentationWeights(Jacobian.Gramian(jacobian)));
+
+        public double[] RepresentationWeights(double[,] gramian) =>
+            [.. Enumerable.Range(0, gramian.GetLength(0)).Select(i => 1 / Math.Sqrt(gramian[i, i]))];
+    }
 }
