@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using GradientSurgery.Aggregation;
 using GradientSurgery.Diagnostics;
 using TorchSharp;
@@ -119,6 +120,8 @@ public sealed class MultiTaskBackward
     private StepReport Run(IReadOnlyList<Tensor> losses, IReadOnlyList<Tensor>? features)
     {
         using var scope = NewDisposeScope();
+        var clock = Stopwatch.StartNew();
+        var gradientTime = TimeSpan.Zero;
         var lossValues = ValidateLosses(losses);
         var taskCount = losses.Count;
         var headGradients = new Tensor?[_taskSpecific.Length];
@@ -132,13 +135,16 @@ public sealed class MultiTaskBackward
         if (features is not null && Aggregator is IRepresentationWeighting representation)
         {
             var featureGradients = FeatureGradients(losses, features, headGradients, headOwners);
+            gradientTime = clock.Elapsed;
             var featureJacobian = stack(featureGradients.Select(perTask => cat(perTask.Select(g => g.reshape(-1)).ToArray())).ToArray());
-            EnsureFinite(featureJacobian, "the shared features");
+            gramian = FiniteGramian(featureJacobian, "the shared features");
             EnsureFinite(headGradients, headOwners);
-            gramian = Jacobian.Gramian(featureJacobian);
             weights = representation.RepresentationWeights(gramian);
             conflictScope = GradientScope.SharedFeatures;
+            var beforeTrunk = clock.Elapsed;
             update = CombineThroughTrunk(features, featureGradients, weights);
+            // The single pass through the trunk is gradient work, not surgery.
+            gradientTime += clock.Elapsed - beforeTrunk;
         }
         else
         {
@@ -151,11 +157,11 @@ public sealed class MultiTaskBackward
             {
                 FillByFeatures(losses, features, jacobian, headGradients, headOwners);
             }
-            EnsureFinite(jacobian, "the shared parameters");
+            gradientTime = clock.Elapsed;
+            gramian = FiniteGramian(jacobian, "the shared parameters");
             EnsureFinite(headGradients, headOwners);
             if (Aggregator is IGramianWeighting weighting)
             {
-                gramian = Jacobian.Gramian(jacobian);
                 weights = weighting.Weights(gramian);
                 update = Jacobian.Combine(jacobian, weights);
             }
@@ -168,7 +174,6 @@ public sealed class MultiTaskBackward
                         $"{Aggregator.GetType().Name} returned shape {Jacobian.ShapeText(update)}; expected [{_sharedSize}].");
                 }
             }
-            gramian ??= Jacobian.Gramian(jacobian);
         }
         var conflicts = ConflictReport.FromGramian(gramian);
 
@@ -186,7 +191,7 @@ public sealed class MultiTaskBackward
                 }
             }
         }
-        return new StepReport(lossValues, weights, conflicts, conflictScope);
+        return new StepReport(lossValues, weights, conflicts, conflictScope, new StepTimings(gradientTime, clock.Elapsed - gradientTime));
     }
 
     private double[] ValidateLosses(IReadOnlyList<Tensor> losses)
@@ -353,14 +358,27 @@ public sealed class MultiTaskBackward
         }
     }
 
-    private static void EnsureFinite(Tensor jacobian, string withRespectTo)
+    /// <summary>
+    /// The Gramian, which also serves as the NaN/Inf check: a NaN or ±Inf anywhere in row i makes G_ii non-finite,
+    /// so the P-sized Jacobian is scanned only when a diagonal entry says something is wrong.
+    /// </summary>
+    private static double[,] FiniteGramian(Tensor jacobian, string withRespectTo)
     {
-        var finiteRows = isfinite(jacobian).all(1).cpu().data<bool>().ToArray();
-        var task = Array.IndexOf(finiteRows, false);
-        if (task >= 0)
+        var gramian = Jacobian.Gramian(jacobian);
+        for (var task = 0; task < gramian.GetLength(0); task++)
         {
-            throw new ArithmeticException($"The gradient of task {task} with respect to {withRespectTo} contains NaN or Inf; no gradient was written.");
+            if (double.IsFinite(gramian[task, task]))
+            {
+                continue;
+            }
+            if (!isfinite(jacobian[task]).all().item<bool>())
+            {
+                throw new ArithmeticException($"The gradient of task {task} with respect to {withRespectTo} contains NaN or Inf; no gradient was written.");
+            }
+            throw new ArithmeticException(
+                $"The gradient of task {task} with respect to {withRespectTo} is finite but too large for its squared norm to be represented in {jacobian.dtype}; no gradient was written.");
         }
+        return gramian;
     }
 
     private void EnsureFinite(Tensor?[] headGradients, int[] headOwners)

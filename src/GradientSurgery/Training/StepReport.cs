@@ -10,7 +10,14 @@ namespace GradientSurgery.Training;
 /// </param>
 /// <param name="Conflicts">The tragic-triad diagnostics of the task gradients (see <paramref name="ConflictScope"/>).</param>
 /// <param name="ConflictScope">Which gradients <paramref name="Conflicts"/> describes.</param>
-public sealed record StepReport(double[] Losses, double[]? Weights, ConflictReport Conflicts, GradientScope ConflictScope = GradientScope.SharedParameters);
+/// <param name="Timings">Where the backward's time went.</param>
+public sealed record StepReport(
+    double[] Losses, double[]? Weights, ConflictReport Conflicts, GradientScope ConflictScope, StepTimings Timings);
+
+/// <summary>Wall-clock time of the two phases of a multi-task backward (CPU operations are synchronous, so these are exact).</summary>
+/// <param name="Gradients">The vector-Jacobian products: per-task gradients through heads and trunk, into the Jacobian.</param>
+/// <param name="Surgery">Everything the aggregation adds: Gramian, weights, combination, checks and write-back to <c>.grad</c>.</param>
+public sealed record StepTimings(TimeSpan Gradients, TimeSpan Surgery);
 
 /// <summary>The gradients a conflict report describes.</summary>
 public enum GradientScope

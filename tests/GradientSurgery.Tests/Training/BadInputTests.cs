@@ -66,6 +66,19 @@ public sealed class BadInputTests
     }
 
     [Fact]
+    public void GradientTooLargeToSquareIsNamedAsSuch()
+    {
+        using var model = new TinyMultiTaskModel(2, seed: 1);
+        using var scope = NewDisposeScope();
+        var losses = model.Losses();
+        // A finite loss whose gradient (1e200 per weight) has a squared norm beyond float64.
+        losses[1] = losses[1] + (model.Trunk.parameters().First() * 1e200).sum();
+        var error = Assert.Throws<ArithmeticException>(() => BackwardFor(model).Backward(losses));
+        Assert.Contains("task 1", error.Message);
+        Assert.Contains("too large", error.Message);
+    }
+
+    [Fact]
     public void InfiniteLossNamesTheTask()
     {
         using var model = new TinyMultiTaskModel(2, seed: 1);

@@ -1,0 +1,54 @@
+using System.Globalization;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Running;
+using GradientSurgery.Benchmarks;
+
+// dotnet run -c Release --project bench/GradientSurgery.Benchmarks -- step [--tasks 2,10,40] [--steps 30] [--warmup 5] [--out docs/bench]
+//                                                                   soak [--steps 10000] [--out docs/bench]
+//                                                                   micro [BenchmarkDotNet arguments]
+const string Usage = "usage: step [--tasks 2,10,40] [--steps 30] [--warmup 5] [--out DIR] | soak [--steps 10000] [--out DIR] | micro [BenchmarkDotNet options] | memory --tasks T --mode M [--steps 20]";
+if (args.Length == 0)
+{
+    Console.Error.WriteLine(Usage);
+    return 2;
+}
+TorchSharp.torch.set_num_threads(2);
+string Option(string name, string fallback)
+{
+    var at = Array.IndexOf(args, name);
+    return at >= 0 && at + 1 < args.Length ? args[at + 1] : fallback;
+}
+int Int(string name, int fallback)
+{
+    var text = Option(name, fallback.ToString(CultureInfo.InvariantCulture));
+    return int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value > 0
+        ? value
+        : throw new ArgumentException($"{name} must be a positive integer, got '{text}'.");
+}
+try
+{
+    switch (args[0])
+    {
+        case "step":
+            StepBenchmark.Run([.. Option("--tasks", "2,10,40").Split(',').Select(t => int.Parse(t, CultureInfo.InvariantCulture))], Int("--steps", 30), Int("--warmup", 5), Option("--out", "docs/bench"));
+            return 0;
+        case "soak":
+            Soak.Run(Int("--steps", 10_000), Option("--out", "docs/bench"));
+            return 0;
+        case "memory":
+            StepBenchmark.MemoryProbe(Int("--tasks", 2), (StepMode)Int("--mode", 1), Int("--steps", 20));
+            return 0;
+        case "micro":
+            BenchmarkRunner.Run<AggregatorBenchmarks>(DefaultConfig.Instance.AddJob(Job.ShortRun), args[1..]);
+            return 0;
+        default:
+            Console.Error.WriteLine(Usage);
+            return 2;
+    }
+}
+catch (Exception bad) when (bad is ArgumentException or FormatException)
+{
+    Console.Error.WriteLine(bad.Message);
+    return 2;
+}
