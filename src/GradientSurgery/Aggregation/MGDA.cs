@@ -39,7 +39,7 @@ namespace GradientSurgery.Aggregation;
 /// with respect to the shared representation; <see cref="MinNormWeights"/> serves it.
 /// </para>
 /// </remarks>
-public sealed class MGDA : IAggregator, IGramianWeighting
+public sealed class MGDA : IAggregator, ILossAwareGramianWeighting
 {
     /// <summary>The relative KKT tolerance of the weights (see the remarks).</summary>
     public const double Tolerance = MinimumNormPoint.Tolerance;

@@ -123,6 +123,18 @@ public sealed class MultiTaskBackward
         var clock = Stopwatch.StartNew();
         var gradientTime = TimeSpan.Zero;
         var lossValues = ValidateLosses(losses);
+        if (Aggregator is ILossTransform transform)
+        {
+            losses = [.. losses.Select(transform.Transform)];
+            try
+            {
+                ValidateLosses(losses);
+            }
+            catch (ArithmeticException notFinite)
+            {
+                throw new ArithmeticException($"{notFinite.Message} (after {Aggregator.GetType().Name}'s loss transform; raw losses {string.Join(", ", lossValues)})", notFinite);
+            }
+        }
         var taskCount = losses.Count;
         var headGradients = new Tensor?[_taskSpecific.Length];
         var headOwners = new int[_taskSpecific.Length];
@@ -160,7 +172,12 @@ public sealed class MultiTaskBackward
             gradientTime = clock.Elapsed;
             gramian = FiniteGramian(jacobian, "the shared parameters");
             EnsureFinite(headGradients, headOwners);
-            if (Aggregator is IGramianWeighting weighting)
+            if (Aggregator is ILossAwareGramianWeighting lossAware)
+            {
+                weights = lossAware.Weights(gramian, lossValues);
+                update = Jacobian.Combine(jacobian, weights);
+            }
+            else if (Aggregator is IGramianWeighting weighting)
             {
                 weights = weighting.Weights(gramian);
                 update = Jacobian.Combine(jacobian, weights);

@@ -13,7 +13,9 @@ namespace GradientSurgery.Weighting;
 /// </summary>
 /// <remarks>
 /// <para>
-/// It needs both the per-task gradients and the losses, hence an <see cref="ILossAwareAggregator"/>.
+/// It needs the gradients of log L_i: as an <see cref="ILossTransform"/> it has the multi-task backward differentiate
+/// log L_i (so the heads also get ∇log L_i, as in the paper); <see cref="Aggregate(Tensor, IReadOnlyList{double})"/> takes
+/// the Jacobian of the raw losses instead.
 /// <see cref="Aggregate(Tensor, IReadOnlyList{double})"/> receives the Jacobian of the RAW losses and uses
 /// ∇ log L_i = ∇L_i / L_i (L_i &gt; 0 required). <see cref="Aggregate(Tensor)"/>, the plain
 /// <see cref="IAggregator"/> entry point, assumes the caller already applied the loss-scale balancing, i.e. that
@@ -36,7 +38,7 @@ namespace GradientSurgery.Weighting;
 /// skipping zero averages instead of adding epsilons.
 /// </para>
 /// </remarks>
-public sealed class DBMTL : ILossAwareAggregator, IStateful
+public sealed class DBMTL : IAggregator, ILossTransform, IStateful
 {
     private const string StateTag = "DBMTL/1";
 
@@ -71,6 +73,13 @@ public sealed class DBMTL : ILossAwareAggregator, IStateful
     {
         Jacobian.Validate(jacobian);
         return Step(jacobian, scales: null);
+    }
+
+    /// <summary>The log-loss transform of the paper's loss-scale balancing: log L (L must be positive).</summary>
+    public Tensor Transform(Tensor loss)
+    {
+        ArgumentNullException.ThrowIfNull(loss);
+        return loss.log();
     }
 
     /// <summary>DB-MTL on the Jacobian of the raw losses: row i is divided by L_i to get ∇ log L_i.</summary>
