@@ -26,8 +26,12 @@ public static class GsurgApp
             "gsurg — GradientSurgery: multi-task learning with PCGrad and other gradient aggregators on TorchSharp.\n" +
             "Run 'gsurg demo' for a two-minute tour on built-in data.")
         {
-            ToyCommand.Create(console),
             DemoCommand.Create(console),
+            ToyCommand.Create(console),
+            TrainCommand.Create(console),
+            EvalCommand.Create(console),
+            DataCommand.Create(console),
+            SummarizeCommand.Create(console),
         };
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
@@ -47,7 +51,7 @@ public static class GsurgApp
                 Error = error,
             });
         }
-        catch (UsageException usage)
+        catch (Exception usage) when (usage is UsageException or ArgumentException)
         {
             error.WriteLine($"gsurg: {usage.Message}");
             return UsageError;

@@ -23,14 +23,15 @@ public sealed class MetricsLog : IDisposable
     /// <param name="keyColumns">Leading text columns that identify a row (e.g. method, seed); not sent to TensorBoard.</param>
     /// <param name="valueColumns">Numeric columns; each becomes a TensorBoard scalar tag.</param>
     /// <param name="tensorBoardDirectory">Where to write TensorBoard runs (a subdirectory per distinct key, e.g. pcgrad-seed1), or null for CSV only.</param>
-    public MetricsLog(string csvPath, IReadOnlyList<string> keyColumns, IReadOnlyList<string> valueColumns, string? tensorBoardDirectory)
+    /// <param name="stepColumn">Name of the column between the keys and the values (e.g. step or epoch).</param>
+    public MetricsLog(string csvPath, IReadOnlyList<string> keyColumns, IReadOnlyList<string> valueColumns, string? tensorBoardDirectory, string stepColumn = "step")
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(csvPath))!);
         KeyColumns = keyColumns;
         _columns = [.. valueColumns];
         _file = new StreamWriter(csvPath, append: false);
         _csv = CsvWriter.Create(_file, new CsvWriterOptions(), leaveOpen: true);
-        foreach (var column in keyColumns.Concat(["step"]).Concat(valueColumns))
+        foreach (var column in keyColumns.Append(stepColumn).Concat(valueColumns))
         {
             _csv.WriteField(column);
         }

@@ -190,7 +190,7 @@ public sealed class MultiTaskTrainer<TModel>
 
     private static MetricsLog OpenLog(string runDirectory, int tasks, IReadOnlyList<EpochMetrics> history)
     {
-        var log = new MetricsLog(Path.Combine(runDirectory, "metrics.csv"), [], Columns(tasks), Path.Combine(runDirectory, "tensorboard"));
+        var log = new MetricsLog(Path.Combine(runDirectory, "metrics.csv"), [], Columns(tasks), Path.Combine(runDirectory, "tensorboard"), stepColumn: "epoch");
         foreach (var metrics in history)
         {
             // Already in TensorBoard from the session that trained them; only the CSV is rewritten.

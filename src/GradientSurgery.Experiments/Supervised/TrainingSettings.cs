@@ -8,7 +8,8 @@ namespace GradientSurgery.Experiments.Supervised;
 /// <param name="LearningRate">Adam's learning rate.</param>
 /// <param name="Seed">Seed of initial weights, shuffling, dropout and the method.</param>
 /// <param name="TrainExamples">Training examples used (the first ones of the split when limited).</param>
-public sealed record TrainingSettings(string Benchmark, string Method, int Epochs, int BatchSize, double LearningRate, long Seed, long TrainExamples)
+/// <param name="DataDirectory">Where the source data was read from (informative: a resumed run may read it elsewhere).</param>
+public sealed record TrainingSettings(string Benchmark, string Method, int Epochs, int BatchSize, double LearningRate, long Seed, long TrainExamples, string? DataDirectory = null)
 {
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid value.</summary>
     public void Validate()
@@ -27,6 +28,6 @@ public sealed record TrainingSettings(string Benchmark, string Method, int Epoch
         }
     }
 
-    /// <summary>Whether a checkpoint written under <paramref name="other"/> may be continued under these settings (only the epoch count may differ).</summary>
-    public bool CanResume(TrainingSettings other) => this with { Epochs = 0 } == other with { Epochs = 0 };
+    /// <summary>Whether a checkpoint written under <paramref name="other"/> may be continued under these settings (only the epoch count and data location may differ).</summary>
+    public bool CanResume(TrainingSettings other) => this with { Epochs = 0, DataDirectory = null } == other with { Epochs = 0, DataDirectory = null };
 }

@@ -1,0 +1,75 @@
+using System.CommandLine;
+using System.Globalization;
+using GradientSurgery.Data;
+using GradientSurgery.Experiments.Supervised;
+using GradientSurgery.Models;
+using Spectre.Console;
+
+namespace GradientSurgery.Cli.Commands;
+
+/// <summary><c>gsurg eval</c>: re-evaluates the saved model of a finished training run on its test split.</summary>
+internal static class EvalCommand
+{
+    public static Command Create(IAnsiConsole console)
+    {
+        var run = new Option<string>("--run") { Description = "The run directory written by 'gsurg train' (holds run.json and model.bin).", Required = true };
+        var data = new Option<string?>("--data") { Description = "Data directory (default: the one recorded in run.json)." };
+        var cache = TrainCommand.Cache();
+        var command = new Command("eval", "Re-evaluate a trained model (model.bin of a run) on the test split: loss and accuracy per task.")
+        {
+            run, data, cache,
+        };
+        command.SetAction(parse =>
+        {
+            var directory = Path.GetFullPath(parse.GetValue(run)!);
+            TrainingSettings settings;
+            try
+            {
+                settings = MultiTaskTrainer<MultiLeNet>.ReadSettings(directory);
+            }
+            catch (FileNotFoundException missing)
+            {
+                throw new UsageException(missing.Message, missing);
+            }
+            var modelPath = MultiTaskTrainer<MultiLeNet>.ModelPath(directory);
+            if (!File.Exists(modelPath))
+            {
+                throw new UsageException($"{modelPath} does not exist: the run has not finished (continue it with 'gsurg train --out {directory} --resume').");
+            }
+            var dataDirectory = parse.GetValue(data) ?? settings.DataDirectory ?? "data";
+            var variant = MultiMnistVariants.Parse(settings.Benchmark);
+            using var test = LoadTest(console, variant, dataDirectory, settings.Seed, parse.GetValue(cache) ?? TrainCommand.DefaultCache());
+            using var model = new MultiLeNet(2);
+            try
+            {
+                model.load(modelPath);
+            }
+            catch (Exception unreadable) when (unreadable is not OutOfMemoryException)
+            {
+                throw new InvalidDataException($"{modelPath} is not a MultiLeNet model this build can read: {unreadable.Message}", unreadable);
+            }
+            var (loss, accuracy) = MultiTaskTrainer<MultiLeNet>.Evaluate(model, test);
+            var table = new Table().Title($"{settings.Benchmark}, {settings.Method}, seed {settings.Seed}: test split ({test.Count:N0} examples)")
+                .AddColumns("task", "accuracy", "loss");
+            for (var t = 0; t < loss.Length; t++)
+            {
+                table.AddRow(t == 0 ? "left" : "right", (100 * accuracy[t]).ToString("F2", CultureInfo.InvariantCulture) + " %", loss[t].ToString("F4", CultureInfo.InvariantCulture));
+            }
+            console.Write(table);
+            return GsurgApp.Success;
+        });
+        return command;
+    }
+
+    private static ClassificationData LoadTest(IAnsiConsole console, MultiMnistVariant variant, string dataDirectory, long seed, string cacheDirectory)
+    {
+        try
+        {
+            return MultiMnistBenchmark.Load(variant, dataDirectory, DatasetSplit.Test, seed, cacheDirectory);
+        }
+        catch (FileNotFoundException missing)
+        {
+            throw new UsageException(missing.Message, missing);
+        }
+    }
+}
