@@ -8,7 +8,8 @@ namespace GradientSurgery.Aggregation;
 /// <remarks>
 /// The Jacobian is a T×P matrix whose row i is the gradient of task i's loss with respect to the P shared
 /// parameters (flattened). An aggregator returns a P-vector of the same dtype and device, which is written
-/// to the shared parameters' <c>.grad</c> before <c>optimizer.step()</c>.
+/// to the shared parameters' <c>.grad</c> before <c>optimizer.step()</c>. The multi-task backward reuses the
+/// Jacobian's storage from step to step, so an aggregator must not keep a reference to it after returning.
 /// </remarks>
 public interface IAggregator
 {

@@ -21,15 +21,21 @@ namespace GradientSurgery.Training;
 /// <para>
 /// Gradients are accumulated into <c>.grad</c>, as <c>loss.backward()</c> does; zero them between steps
 /// (<see cref="MultiTaskOptimizer"/> does). Nothing is written unless every check passes. All temporaries live
-/// in a dispose scope, so repeated calls do not grow native memory.
+/// in a dispose scope, so repeated calls do not grow native memory; the T×P Jacobian's storage is kept between
+/// calls (aggregators must not hold on to the Jacobian tensor after <c>Aggregate</c> returns) and freed by
+/// <see cref="Dispose"/>. An instance is not thread-safe.
 /// </para>
 /// </remarks>
-public sealed class MultiTaskBackward
+public sealed class MultiTaskBackward : IDisposable
 {
     private readonly Parameter[] _shared;
     private readonly Parameter[] _taskSpecific;
     private readonly long[] _offsets;
     private readonly long _sharedSize;
+
+    // The T×P Jacobian is written in full at every step; keeping its storage avoids allocating (and page-faulting
+    // in) T·P fresh floats per step, which costs more than the surgery itself at large T.
+    private Tensor? _jacobian;
 
     /// <summary>Creates the backward for one model.</summary>
     /// <param name="aggregator">Combines the shared-parameter Jacobian into one update (e.g. <see cref="PCGrad"/>).</param>
@@ -160,7 +166,7 @@ public sealed class MultiTaskBackward
         }
         else
         {
-            var jacobian = zeros(taskCount, _sharedSize, dtype: _shared[0].dtype, device: _shared[0].device);
+            var jacobian = JacobianBuffer(taskCount);
             if (features is null)
             {
                 FillByParameters(losses, jacobian, headGradients, headOwners);
@@ -346,9 +352,15 @@ public sealed class MultiTaskBackward
         var target = jacobian[row];
         for (var k = 0; k < _shared.Length; k++)
         {
-            if (!gradients[k].IsInvalid)
+            var slice = target.narrow(0, _offsets[k], _shared[k].numel());
+            if (gradients[k].IsInvalid)
             {
-                target.narrow(0, _offsets[k], _shared[k].numel()).copy_(gradients[k].reshape(-1));
+                // A parameter this task does not reach has a zero gradient (the buffer holds the previous step's).
+                slice.zero_();
+            }
+            else
+            {
+                slice.copy_(gradients[k].reshape(-1));
                 connected = true;
             }
         }
@@ -408,6 +420,23 @@ public sealed class MultiTaskBackward
                     $"The gradient of task {headOwners[k]} with respect to its task-specific parameter {k} (shape {Jacobian.ShapeText(_taskSpecific[k])}) contains NaN or Inf; no gradient was written.");
             }
         }
+    }
+
+    /// <summary>Frees the reusable Jacobian storage.</summary>
+    public void Dispose()
+    {
+        _jacobian?.Dispose();
+        _jacobian = null;
+    }
+
+    private Tensor JacobianBuffer(int taskCount)
+    {
+        if (_jacobian is null || _jacobian.IsInvalid || _jacobian.shape[0] != taskCount)
+        {
+            _jacobian?.Dispose();
+            _jacobian = empty(taskCount, _sharedSize, dtype: _shared[0].dtype, device: _shared[0].device).DetachFromDisposeScope();
+        }
+        return _jacobian;
     }
 
     private static void Accumulate(Parameter parameter, Tensor gradient)

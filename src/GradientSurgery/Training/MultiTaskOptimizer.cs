@@ -14,7 +14,7 @@ namespace GradientSurgery.Training;
 /// var report = optimizer.Step([lossA, lossB]);
 /// </code>
 /// </example>
-public sealed class MultiTaskOptimizer
+public sealed class MultiTaskOptimizer : IDisposable
 {
     private readonly MultiTaskBackward _backward;
 
@@ -55,6 +55,9 @@ public sealed class MultiTaskOptimizer
 
     /// <summary>zero_grad, multi-task backward through the features path (<paramref name="sharedFeatures"/> = the trunk's output), step.</summary>
     public StepReport Step(IReadOnlyList<Tensor> losses, Tensor sharedFeatures) => Run(() => _backward.Backward(losses, sharedFeatures));
+
+    /// <summary>Frees the multi-task backward's reusable storage (the optimizer is the caller's to dispose).</summary>
+    public void Dispose() => _backward.Dispose();
 
     private StepReport Run(Func<StepReport> backward)
     {
