@@ -155,7 +155,7 @@ public sealed class DBMTLTests
     }
 
     [Fact]
-    public void ThroughTheMultiTaskBackwardLogLossesGiveDbMtlWithHeadsOnTheLogGradient()
+    public void ThroughTheMultiTaskBackwardRawLossesGiveDbMtlWithHeadsOnTheLogGradient()
     {
         using var model = new TinyMultiTaskModel(3, seed: 4);
         using var scope = NewDisposeScope();
@@ -165,9 +165,9 @@ public sealed class DBMTLTests
         var rows = losses.Select(l => cat(autograd.grad([l], shared, retain_graph: true).Select(g => g.reshape(-1)).ToList(), 0)).ToList();
         var expected = new DBMTL().Aggregate(stack(rows), values);
 
-        // The plain IAggregator path: pass log L to the ordinary multi-task backward.
+        // DB-MTL is an ILossTransform: the multi-task backward differentiates log L itself.
         var backward = new MultiTaskBackward(new DBMTL(), model.Shared, model.HeadParameters);
-        backward.Backward([.. model.Losses().Select(l => l.log())]);
+        backward.Backward(model.Losses());
 
         var update = cat(shared.Select(p => p.grad!.reshape(-1)).ToList(), 0);
         Assert.True(update.allclose(expected, rtol: 1e-12, atol: 1e-15));
