@@ -42,10 +42,12 @@ public sealed class CAGradLandscape : IToyLandscape
         double df2dx = -0.5 * a2, df2dy = -sech2 * a2;
         double dsqdy = 0.2 * (y + 8) / 10;
         double df1sqdx = 2 * (x - 7) / 10, df2sqdx = 2 * (x + 7) / 10;
-        // c1 = max(tanh(x2/2), 0): derivative ½ sech²(x2/2) where positive; c2 likewise with the sign flipped.
+        // c1 = max(tanh(x2/2), 0): derivative ½ sech²(x2/2) where tanh ≥ 0; c2 likewise with the sign flipped. At
+        // x2 = 0 both pass the gradient, as torch.clamp does in the reference code: otherwise the start (0, 0) would be
+        // a stationary point that no method leaves.
         var halfSech2 = 0.5 * (1 - Math.Tanh(0.5 * y) * Math.Tanh(0.5 * y));
-        var dc1 = Math.Tanh(0.5 * y) > 0 ? halfSech2 : 0.0;
-        var dc2 = Math.Tanh(-0.5 * y) > 0 ? -halfSech2 : 0.0;
+        var dc1 = Math.Tanh(0.5 * y) >= 0 ? halfSech2 : 0.0;
+        var dc2 = Math.Tanh(-0.5 * y) >= 0 ? -halfSech2 : 0.0;
         jacobian[0, 0] = t.C1 * df1dx + t.C2 * df1sqdx;
         jacobian[0, 1] = dc1 * t.F1 + t.C1 * df1dy + dc2 * t.F1Sq + t.C2 * dsqdy;
         jacobian[1, 0] = t.C1 * df2dx + t.C2 * df2sqdx;

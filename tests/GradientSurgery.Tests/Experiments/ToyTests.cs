@@ -11,7 +11,7 @@ public sealed class ToyTests
     {
         foreach (var landscape in new[] { "paper", "cagrad" })
         {
-            foreach (var (x, y) in new[] { (0.5, -3.0), (-8.5, 7.5), (1.7, -1.4), (9.0, 9.0), (10.0, -8.0), (-2.0, 6.0), (0.3, 0.2) })
+            foreach (var (x, y) in new[] { (0.5, -3.0), (-8.5, 7.5), (1.7, -1.4), (9.0, 9.0), (10.0, -8.0), (-2.0, 6.0), (0.3, 0.2), (0.0, 0.0) })
             {
                 yield return [landscape, x, y];
             }
@@ -105,8 +105,9 @@ public sealed class ToyTests
         var (x1, x2) = (theta[0], theta[1]);
         var f1 = maximum((0.5 * (-x1 - 7) - tanh(-x2)).abs(), floor).log() + 6;
         var f2 = maximum((0.5 * (-x1 + 3) + tanh(-x2) + 2).abs(), floor).log() + 6;
-        var c1 = maximum(tanh(0.5 * x2), tensor(0.0));
-        var c2 = maximum(tanh(-0.5 * x2), tensor(0.0));
+        // clamp, as in the reference code: its gradient passes at the boundary (x2 = 0).
+        var c1 = tanh(0.5 * x2).clamp_min(0.0);
+        var c2 = tanh(-0.5 * x2).clamp_min(0.0);
         var f1Sq = ((-x1 + 7).pow(2) + 0.1 * (-x2 - 8).pow(2)) / 10 - 20;
         var f2Sq = ((-x1 - 7).pow(2) + 0.1 * (-x2 - 8).pow(2)) / 10 - 20;
         return (c1 * f1 + c2 * f1Sq, c1 * f2 + c2 * f2Sq);
