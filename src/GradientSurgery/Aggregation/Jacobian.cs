@@ -61,8 +61,12 @@ public static class Jacobian
                 $"Expected {jacobian.shape[0]} weights (one per task), got {weights.Count}.", nameof(weights));
         }
         using var scope = NewDisposeScope();
-        var w = tensor(weights.ToArray(), dtype: ScalarType.Float64).to(jacobian.dtype, jacobian.device);
-        return scope.MoveToOuter(matmul(w, jacobian));
+        // Half-precision weights would overflow (Nash-MTL's are ~1/‖g_i‖): combine such Jacobians in float32.
+        var half = jacobian.dtype is ScalarType.Float16 or ScalarType.BFloat16;
+        var work = half ? jacobian.to(ScalarType.Float32) : jacobian;
+        var w = tensor(weights.ToArray(), dtype: ScalarType.Float64).to(work.dtype, work.device);
+        var update = matmul(w, work);
+        return scope.MoveToOuter(half ? update.to(jacobian.dtype) : update);
     }
 
     internal static string ShapeText(Tensor tensor) => "[" + string.Join(", ", tensor.shape) + "]";

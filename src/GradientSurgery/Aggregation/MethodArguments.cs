@@ -50,6 +50,22 @@ public sealed class MethodArguments
             : throw new ArgumentException($"'{name}={text}' is not an integer.");
     }
 
+    /// <summary>A boolean value (true/false, 1/0, yes/no), or <paramref name="fallback"/> when absent.</summary>
+    public bool Bool(string name, bool fallback)
+    {
+        _read.Add(name);
+        if (!_values.TryGetValue(name, out var text))
+        {
+            return fallback;
+        }
+        return text.ToLowerInvariant() switch
+        {
+            "true" or "1" or "yes" => true,
+            "false" or "0" or "no" => false,
+            _ => throw new ArgumentException($"'{name}={text}' is not a boolean (true or false)."),
+        };
+    }
+
     /// <summary>An enum value (case-insensitive), or <paramref name="fallback"/> when absent.</summary>
     public TEnum Enum<TEnum>(string name, TEnum fallback)
         where TEnum : struct, Enum
