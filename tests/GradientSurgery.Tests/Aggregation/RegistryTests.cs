@@ -1,7 +1,6 @@
 using GradientSurgery.Aggregation;
 using GradientSurgery.Tests.Training;
 using GradientSurgery.Training;
-using GradientSurgery.Weighting;
 using static TorchSharp.torch;
 
 namespace GradientSurgery.Tests.Aggregation;
@@ -75,20 +74,6 @@ public sealed class RegistryTests
         var report = new MultiTaskBackward(mgda, model.Shared, model.HeadParameters).Backward(losses);
 
         Assert.Equal(expected, report.Weights!, (a, b) => Math.Abs(a - b) <= 1e-9);
-    }
-
-    [Fact]
-    public void DbMtlDifferentiatesTheLogLosses()
-    {
-        using var model = new TinyMultiTaskModel(tasks: 2, seed: 6);
-        using var scope = NewDisposeScope();
-        var losses = model.Losses();
-        var headGradient = autograd.grad([losses[1].log()], model.Heads[1].parameters().ToArray(), retain_graph: true)[0].data<double>().ToArray();
-
-        var report = new MultiTaskBackward(new DBMTL(), model.Shared, model.HeadParameters).Backward(losses);
-
-        Assert.Equal(losses.Select(l => l.item<double>()), report.Losses);
-        Assert.Equal(headGradient, model.Heads[1].parameters().First().grad!.data<double>().ToArray());
     }
 
     [Fact]
