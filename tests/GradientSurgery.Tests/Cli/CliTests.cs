@@ -130,4 +130,42 @@ public sealed class CliTests : IDisposable
         Assert.True(bytes.Length > 1000, $"{path} is {bytes.Length} bytes");
         Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, bytes[..4]);
     }
+
+    [Fact]
+    public void TrainWritesEveryArtefactResumesAndEvaluates()
+    {
+        var data = Path.Combine(_directory, "data");
+        GradientSurgery.Tests.Data.IdxTestFiles.WriteSource(data, "mnist", trainCount: 40, testCount: 20, seed: 1);
+        var run = Path.Combine(_directory, "run");
+        string[] Train(params string[] extra) =>
+            ["train", "--benchmark", "multimnist", "--method", "pcgrad", "--data", data, "--epochs", "1", "--batch-size", "16",
+             "--cache", Path.Combine(_directory, "cache"), "--out", run, .. extra];
+
+        var (stopped, stoppedOutput, stoppedError) = Run(Train("--stop-after-steps", "2"));
+        Assert.True(stopped == 0, stoppedError);
+        Assert.Contains("Stopped", stoppedOutput);
+        Assert.True(File.Exists(Path.Combine(run, "checkpoint.bin")));
+        Assert.False(File.Exists(Path.Combine(run, "model.bin")));
+
+        var (resumed, resumedOutput, resumedError) = Run(Train("--resume"));
+        Assert.True(resumed == 0, resumedError);
+        Assert.Contains("Resuming at epoch 1, batch 2", resumedOutput);
+        foreach (var file in new[] { "run.json", "model.bin", "checkpoint.bin", "metrics.csv" })
+        {
+            Assert.True(File.Exists(Path.Combine(run, file)), file);
+        }
+        Assert.NotEmpty(Directory.GetFiles(Path.Combine(run, "tensorboard"), "events.out.tfevents.*"));
+        var metrics = File.ReadAllLines(Path.Combine(run, "metrics.csv"));
+        Assert.StartsWith("epoch,train_loss/task0,", metrics[0]);
+        Assert.Equal(2, metrics.Length);
+
+        var (evaluated, evaluation, evalError) = Run("eval", "--run", run, "--cache", Path.Combine(_directory, "cache"));
+        Assert.True(evaluated == 0, evalError);
+        Assert.Contains("left", evaluation);
+        Assert.Contains("right", evaluation);
+
+        var (missing, _, missingError) = Run("train", "--data", Path.Combine(_directory, "nowhere"), "--epochs", "1", "--out", Path.Combine(_directory, "other"));
+        Assert.Equal(GsurgApp.UsageError, missing);
+        Assert.Contains("gsurg data download", missingError);
+    }
 }
