@@ -15,6 +15,12 @@ public interface IMultiTaskNetwork
     /// <summary>The trunk's parameters, shared by every task.</summary>
     IEnumerable<Parameter> SharedParameters { get; }
 
+    /// <summary>
+    /// The weight of the trunk's last layer with parameters, one of <see cref="SharedParameters"/>: the layer whose
+    /// gradient norms GradNorm balances (Chen et al., ICML 2018, apply it to the last shared layer).
+    /// </summary>
+    Parameter LastSharedLayerWeight { get; }
+
     /// <summary>The shared representation of a batch.</summary>
     Tensor Features(Tensor inputs);
 

@@ -39,6 +39,12 @@ public sealed class MultiLeNet : Module<Tensor, Tensor[]>, IMultiTaskNetwork
     public IEnumerable<Parameter> SharedParameters => trunk.parameters();
 
     /// <inheritdoc />
+    /// <remarks>The weight (50×320) of the trunk's linear layer 'fc'.</remarks>
+    // Looked up rather than kept in a field: a module field would be registered a second time and change the
+    // names in saved models.
+    public Parameter LastSharedLayerWeight => ((TorchSharp.Modules.Linear)trunk.named_children().Single(c => c.name == "fc").module).weight!;
+
+    /// <inheritdoc />
     public Tensor Features(Tensor inputs) => trunk.forward(inputs);
 
     /// <inheritdoc />

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
-using GradientSurgery.Aggregation;
 
 namespace GradientSurgery.Cli.Commands;
 
@@ -46,7 +45,14 @@ internal static class CommonOptions
         return option;
     }
 
-    /// <summary>Splits a comma-separated method list and checks every specification against the registry.</summary>
+    /// <summary>Every method name, by kind, for help texts.</summary>
+    public static string MethodList =>
+        $"aggregators {string.Join(", ", Aggregation.Aggregators.Names)}; loss weightings {string.Join(", ", Weighting.LossWeightings.Names)}";
+
+    /// <summary>
+    /// Splits a comma-separated method list and checks every specification (aggregator or loss weighting: name,
+    /// arguments and values) through <see cref="GradientSurgery.Methods"/>.
+    /// </summary>
     public static IReadOnlyList<string> Methods(string? list, IReadOnlyList<string> fallback, long seed)
     {
         var methods = string.IsNullOrWhiteSpace(list)
@@ -56,14 +62,24 @@ internal static class CommonOptions
         {
             try
             {
-                Aggregators.Create(method, seed);
+                GradientSurgery.Methods.Validate(method, seed);
             }
             catch (ArgumentException invalid)
             {
-                throw new UsageException(invalid.Message, invalid);
+                throw new UsageException(OneLine(invalid), invalid);
             }
         }
         return methods;
+    }
+
+    /// <summary>
+    /// The message of an argument exception on one line, without the parameter name .NET appends (e.g. a
+    /// method's constructor rejecting a value: "… (Parameter 'mu')" and "Actual value was 0." on a second line).
+    /// </summary>
+    private static string OneLine(ArgumentException invalid)
+    {
+        var text = invalid.ParamName is { } name ? invalid.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : invalid.Message;
+        return string.Join(" ", text.Split(['\n', '\r'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
     }
 
     /// <summary>Creates the output directory and proves it writable before any work starts.</summary>

@@ -22,7 +22,7 @@ internal static class DemoCommand
         var tasks = CommonOptions.PositiveInt("--tasks", "Tasks of the synthetic benchmark (default 4, at least 2).");
         var methods = new Option<string?>("--methods")
         {
-            Description = "Comma-separated methods compared on the synthetic benchmark (default 'mean,pcgrad': equal weighting against PCGrad).",
+            Description = $"Comma-separated methods compared on the synthetic benchmark, each 'name[:key=value,...]': {CommonOptions.MethodList} (default 'mean,pcgrad': equal weighting against PCGrad).",
         };
         var output = CommonOptions.Out("runs/demo-<timestamp>");
         var command = new Command("demo", "Run the paper's toy and a synthetic multi-task benchmark on built-in defaults (no downloads); writes report.md, PNGs, CSVs and TensorBoard events.")

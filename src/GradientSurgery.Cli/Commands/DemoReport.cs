@@ -55,12 +55,13 @@ internal static class DemoReport
                 text.Append(invariant, $" {m[0]:G4} ± {m[1]:G2} |");
             }
             text.AppendLine(invariant,
-                $" {result.MeanOverTraining(r => r.ConflictFraction):P0} | {result.MeanOverTraining(r => r.MeanCosine):F3} | {result.MeanOverTraining(r => r.MagnitudeSimilarity):F3} | {result.MeanOverTraining(r => r.Curvature):F3} |");
+                $" {SyntheticOutputs.Statistic(result.MeanOverTraining(r => r.ConflictFraction), "P0")} | {SyntheticOutputs.Statistic(result.MeanOverTraining(r => r.MeanCosine), "F3")} | {SyntheticOutputs.Statistic(result.MeanOverTraining(r => r.MagnitudeSimilarity), "F3")} | {SyntheticOutputs.Statistic(result.MeanOverTraining(r => r.Curvature), "F3")} |");
         }
         text.AppendLine();
         text.AppendLine("Task columns: final test MSE, mean ± standard deviation over seeds. Conflict columns: averages over all training steps of the");
         text.AppendLine("fraction of task pairs whose shared-parameter gradients conflict (cos < 0), the mean pairwise cosine, the gradient magnitude");
-        text.AppendLine("similarity Φ and the curvature bounding measure ξ (the paper's \"tragic triad\").");
+        text.AppendLine("similarity Φ and the curvature bounding measure ξ (the paper's \"tragic triad\"); n/a for loss weightings, whose single backward");
+        text.AppendLine("pass never forms the per-task gradients (their conflict columns in metrics.csv are empty).");
         text.AppendLine();
         text.AppendLine("![test loss per task](synthetic/loss_curves.png)");
         text.AppendLine();

@@ -1,5 +1,4 @@
 using System.Globalization;
-using GradientSurgery.Aggregation;
 using GradientSurgery.Cli.Plotting;
 using GradientSurgery.Experiments.Logging;
 using GradientSurgery.Experiments.Synthetic;
@@ -53,7 +52,7 @@ internal static class SyntheticOutputs
                             }
                             runs.Add(records);
                         }
-                        results.Add(new MethodResult(method, Aggregators.Parse(method, 0).Info.DisplayName, runs));
+                        results.Add(new MethodResult(method, GradientSurgery.Methods.Resolve(method).DisplayName, runs));
                     }
                 });
         }
@@ -77,14 +76,17 @@ internal static class SyntheticOutputs
         {
             var cells = new List<string> { Markup.Escape(result.DisplayName) };
             cells.AddRange(Enumerable.Range(0, config.Tasks).Select(t => result.FinalTestMean(t)).Select(m => $"{m[0]:G4} ± {m[1]:G2}"));
-            cells.Add($"{result.MeanOverTraining(r => r.ConflictFraction):P0}");
-            cells.Add($"{result.MeanOverTraining(r => r.MeanCosine):F3}");
-            cells.Add($"{result.MeanOverTraining(r => r.MagnitudeSimilarity):F3}");
-            cells.Add($"{result.MeanOverTraining(r => r.Curvature):F3}");
+            cells.Add(Statistic(result.MeanOverTraining(r => r.ConflictFraction), "P0"));
+            cells.Add(Statistic(result.MeanOverTraining(r => r.MeanCosine), "F3"));
+            cells.Add(Statistic(result.MeanOverTraining(r => r.MagnitudeSimilarity), "F3"));
+            cells.Add(Statistic(result.MeanOverTraining(r => r.Curvature), "F3"));
             table.AddRow([.. cells]);
         }
         return table;
     }
+
+    /// <summary>A conflict statistic for tables; "n/a" when not measured (loss weightings form no per-task gradients).</summary>
+    public static string Statistic(double value, string format) => double.IsNaN(value) ? "n/a" : value.ToString(format, CultureInfo.InvariantCulture);
 
     private static void WriteSummary(string path, SyntheticConfig config, IReadOnlyList<MethodResult> results)
     {
@@ -113,8 +115,9 @@ internal static class SyntheticOutputs
         var losses = Enumerable.Range(0, config.Tasks).Select(t => new LineChart.Panel(
             $"test loss, task {t} (σ = {config.Scales[t]:G3}), mean over seeds", "test MSE", [.. results.Select(r => Mean(r, rec => rec.TestLoss[t]))], LogScale: true)).ToArray();
         LineChart.Save(Path.Combine(directory, "loss_curves.png"), losses, "step");
+        // Methods that measured nothing (loss weightings) have no line rather than an empty one.
         LineChart.Panel Conflict(string title, string label, Func<SyntheticRecord, double> metric) =>
-            new(title, label, [.. results.Select(r => Mean(r, metric))]);
+            new(title, label, [.. results.Where(r => r.MeanOverTraining(metric) is var mean && !double.IsNaN(mean)).Select(r => Mean(r, metric))]);
         LineChart.Save(Path.Combine(directory, "conflicts.png"),
         [
             Conflict("fraction of task pairs in conflict (cos < 0)", "fraction", r => r.ConflictFraction),

@@ -20,8 +20,9 @@ internal static class ToyCommand
         landscape.AcceptOnlyFromAmong([.. ToyLandscapes.All.Select(l => l.Name)]);
         var methods = new Option<string?>("--methods")
         {
-            Description = $"Comma-separated methods, each 'name[:key=value,...]' (default: every registered aggregator: {string.Join(", ", Aggregators.Names)}). 'sum' is plain Adam on L1 + L2.",
+            Description = $"Comma-separated methods, each 'name[:key=value,...]': {CommonOptions.MethodList}. Default: every aggregator; loss weightings are slower (autograd on tensors) and run when named. 'sum' is plain Adam on L1 + L2.",
         };
+        var epochSteps = CommonOptions.PositiveInt("--epoch-steps", $"For loss weightings that work per epoch (DWA): the toy has no data, so every N steps form an epoch (default {ToyOptimizer.DefaultEpochSteps:N0}).");
         var steps = CommonOptions.PositiveInt("--steps", "Adam steps per run (default: the landscape's, 500,000 for 'paper').");
         var learningRate = CommonOptions.PositiveDouble("--lr", "Adam's learning rate.", 0.001);
         var starts = new Option<string[]>("--start")
@@ -33,7 +34,7 @@ internal static class ToyCommand
         var output = CommonOptions.Out("runs/toy-<landscape>-<timestamp>");
         var command = new Command("toy", "Reproduce Figure 1 of the PCGrad paper: Adam on a two-task 2-D landscape with each method; writes a table, trajectories.csv, summary.csv and a PNG.")
         {
-            landscape, methods, steps, learningRate, starts, seed, output,
+            landscape, methods, steps, learningRate, starts, seed, epochSteps, output,
         };
         command.SetAction(parse =>
         {
@@ -45,7 +46,8 @@ internal static class ToyCommand
                 ParseStarts(parse.GetValue(starts)) ?? chosen.DefaultStarts,
                 parse.GetValue(steps) ?? chosen.DefaultSteps,
                 parse.GetValue(learningRate),
-                runSeed);
+                runSeed,
+                parse.GetValue(epochSteps) ?? ToyOptimizer.DefaultEpochSteps);
             var directory = CommonOptions.OutputDirectory(parse.GetValue(output), $"toy-{chosen.Name}");
             var runs = RunWithProgress(console, options);
             ToyOutputs.Write(console, options, runs, directory);
@@ -67,7 +69,7 @@ internal static class ToyCommand
                     $"{Markup.Escape(m)} from ({s.X.ToString(CultureInfo.InvariantCulture)}, {s.Y.ToString(CultureInfo.InvariantCulture)})",
                     maxValue: options.Steps))).ToArray();
                 runs = ToyExperiment.Run(options.Landscape, options.Methods, options.Starts, options.Steps, options.LearningRate, options.Seed,
-                    (run, done) => tasks[run].Value = done);
+                    (run, done) => tasks[run].Value = done, options.EpochSteps);
             });
         return runs;
     }
@@ -95,4 +97,5 @@ internal static class ToyCommand
 
 /// <summary>A fully resolved toy run request.</summary>
 internal sealed record ToyOptions(
-    IToyLandscape Landscape, IReadOnlyList<string> Methods, IReadOnlyList<(double X, double Y)> Starts, int Steps, double LearningRate, long Seed);
+    IToyLandscape Landscape, IReadOnlyList<string> Methods, IReadOnlyList<(double X, double Y)> Starts, int Steps, double LearningRate, long Seed,
+    int EpochSteps = ToyOptimizer.DefaultEpochSteps);

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using GradientSurgery.Aggregation;
 using GradientSurgery.Data;
 using GradientSurgery.Experiments.Supervised;
 using GradientSurgery.Models;
@@ -8,7 +7,7 @@ using Spectre.Console;
 
 namespace GradientSurgery.Cli.Commands;
 
-/// <summary><c>gsurg train</c>: MultiMNIST, MultiFashion or Multi-(Fashion+MNIST) with MultiLeNet and any aggregator.</summary>
+/// <summary><c>gsurg train</c>: MultiMNIST, MultiFashion or Multi-(Fashion+MNIST) with MultiLeNet and any aggregator or loss weighting.</summary>
 internal static class TrainCommand
 {
     public static Command Create(IAnsiConsole console)
@@ -16,7 +15,7 @@ internal static class TrainCommand
         var benchmark = Benchmark();
         var method = new Option<string>("--method")
         {
-            Description = $"Aggregator, 'name[:key=value,...]': {string.Join(", ", Aggregators.Names)}. 'ew' is equal weighting (= mean).",
+            Description = $"Method, 'name[:key=value,...]': {CommonOptions.MethodList}. 'ew' is equal weighting (= mean). Loss weightings train on one backward of their objective and record no conflict statistics.",
             DefaultValueFactory = _ => "pcgrad",
         };
         var data = DataDirectory();
@@ -29,7 +28,7 @@ internal static class TrainCommand
         var cache = Cache();
         var limit = CommonOptions.PositiveInt("--limit", "Use only the first N training examples (quick runs).");
         var stopAfter = CommonOptions.PositiveInt("--stop-after-steps", "Stop after this many steps in total, writing a checkpoint for --resume.");
-        var command = new Command("train", "Train MultiLeNet on a two-task benchmark with an aggregator; per-epoch loss, accuracy and conflict diagnostics to the console, metrics.csv and TensorBoard; checkpoints every epoch (Ctrl+C stops after the current step with a checkpoint).")
+        var command = new Command("train", "Train MultiLeNet on a two-task benchmark with an aggregator or a loss weighting; per-epoch loss, accuracy and conflict diagnostics to the console, metrics.csv and TensorBoard; checkpoints every epoch (Ctrl+C stops after the current step with a checkpoint).")
         {
             benchmark, method, data, epochs, batchSize, learningRate, seed, output, resume, cache, limit, stopAfter,
         };
@@ -140,8 +139,13 @@ internal sealed class TrainingProgress(IAnsiConsole console, ProgressContext con
     {
         var tasks = Enumerable.Range(0, m.TestAccuracy.Length);
         console.MarkupLine(string.Create(CultureInfo.InvariantCulture,
-            $"epoch {m.Epoch}: test acc {string.Join(" / ", tasks.Select(t => $"{100 * m.TestAccuracy[t]:F2}"))} %, test loss {string.Join(" / ", tasks.Select(t => $"{m.TestLoss[t]:F4}"))}, train loss {string.Join(" / ", tasks.Select(t => $"{m.TrainLoss[t]:F4}"))}, conflicts {m.ConflictFraction:P0}, cos {m.MeanCosine:F3}, {m.Seconds:F1} s"));
+            $"epoch {m.Epoch}: test acc {string.Join(" / ", tasks.Select(t => $"{100 * m.TestAccuracy[t]:F2}"))} %, test loss {string.Join(" / ", tasks.Select(t => $"{m.TestLoss[t]:F4}"))}, train loss {string.Join(" / ", tasks.Select(t => $"{m.TrainLoss[t]:F4}"))}, {Conflicts(m)}, {m.Seconds:F1} s"));
     }
+
+    // NaN means not measured: a loss weighting's steps form no per-task gradients.
+    private static string Conflicts(EpochMetrics m) => double.IsNaN(m.MeanCosine)
+        ? "conflicts not measured"
+        : string.Create(CultureInfo.InvariantCulture, $"conflicts {m.ConflictFraction:P0}, cos {m.MeanCosine:F3}");
 
     public void Warning(string message) => console.MarkupLineInterpolated($"[yellow]warning:[/] {message}");
 

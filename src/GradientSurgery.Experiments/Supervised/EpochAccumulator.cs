@@ -1,4 +1,4 @@
-using GradientSurgery.Training;
+using GradientSurgery.Diagnostics;
 
 namespace GradientSurgery.Experiments.Supervised;
 
@@ -12,27 +12,28 @@ internal sealed class EpochAccumulator(int tasks)
     private double _conflict, _cosine, _similarity, _curvature, _seconds;
     private int _pairSteps, _curvatureSteps;
 
-    public void Add(StepReport report, long[] correct, long examples, double seconds)
+    /// <summary>Adds one step; <paramref name="conflicts"/> is null when the step measured none (a loss weighting's step).</summary>
+    public void Add(double[] losses, ConflictReport? conflicts, long[] correct, long examples, double seconds)
     {
         _steps++;
         _examples += examples;
         _seconds += seconds;
         for (var t = 0; t < _loss.Length; t++)
         {
-            _loss[t] += report.Losses[t];
+            _loss[t] += losses[t];
             _correct[t] += correct[t];
         }
-        if (report.Conflicts.MeanCosine is { } cosine)
+        if (conflicts?.MeanCosine is { } cosine)
         {
             _pairSteps++;
             _cosine += cosine;
-            _conflict += report.Conflicts.ConflictFraction ?? 0;
+            _conflict += conflicts.ConflictFraction ?? 0;
         }
-        if (report.Conflicts.MeanMagnitudeSimilarity is { } similarity)
+        if (conflicts?.MeanMagnitudeSimilarity is { } similarity)
         {
             _similarity += similarity;
         }
-        if (report.Conflicts.MeanCurvature is { } curvature)
+        if (conflicts?.MeanCurvature is { } curvature)
         {
             _curvatureSteps++;
             _curvature += curvature;

@@ -6,10 +6,10 @@ namespace GradientSurgery.Experiments.Supervised;
 /// <param name="TrainAccuracy">Training accuracy per task (with dropout active), in [0, 1].</param>
 /// <param name="TestLoss">Test loss per task at the end of the epoch.</param>
 /// <param name="TestAccuracy">Test accuracy per task at the end of the epoch, in [0, 1].</param>
-/// <param name="ConflictFraction">Mean over the epoch's steps of the fraction of task pairs in conflict.</param>
-/// <param name="MeanCosine">Mean pairwise cosine of the shared gradients over the epoch.</param>
-/// <param name="MagnitudeSimilarity">Mean gradient magnitude similarity Φ over the epoch.</param>
-/// <param name="Curvature">Mean curvature bounding measure ξ over the epoch.</param>
+/// <param name="ConflictFraction">Mean over the epoch's steps of the fraction of task pairs in conflict; NaN when not measured (a loss weighting's steps form no per-task gradients).</param>
+/// <param name="MeanCosine">Mean pairwise cosine of the shared gradients over the epoch; NaN when not measured.</param>
+/// <param name="MagnitudeSimilarity">Mean gradient magnitude similarity Φ over the epoch; NaN when not measured.</param>
+/// <param name="Curvature">Mean curvature bounding measure ξ over the epoch; NaN when not measured.</param>
 /// <param name="Seconds">Wall-clock training time of the epoch (without evaluation).</param>
 public sealed record EpochMetrics(
     int Epoch, double[] TrainLoss, double[] TrainAccuracy, double[] TestLoss, double[] TestAccuracy,

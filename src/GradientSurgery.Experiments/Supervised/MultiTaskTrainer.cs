@@ -1,10 +1,13 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using GradientSurgery.Aggregation;
+using GradientSurgery.Diagnostics;
 using GradientSurgery.Experiments.Logging;
 using GradientSurgery.Models;
 using GradientSurgery.Training;
+using GradientSurgery.Weighting;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -13,20 +16,42 @@ namespace GradientSurgery.Experiments.Supervised;
 
 /// <summary>
 /// Trains a multi-task classifier (a shared trunk with one head per task, cross-entropy per task) with any
-/// aggregator of the registry, through the features path of the multi-task backward. Per epoch it records
-/// train/test loss and accuracy per task and the conflict diagnostics, to CSV and TensorBoard, and writes a
-/// checkpoint (model, Adam state, the method's state, random generator, position in the epoch) from which
-/// <c>resume</c> continues to exactly the weights an uninterrupted run reaches.
+/// method of <see cref="Methods"/>: an aggregator through the features path of the multi-task backward, or a
+/// loss weighting through one ordinary backward of its objective. Per epoch it records train/test loss and
+/// accuracy per task and the conflict diagnostics, to CSV and TensorBoard, and writes a checkpoint (model, Adam
+/// state, the method's state, random generator, position in the epoch) from which <c>resume</c> continues to
+/// exactly the weights an uninterrupted run reaches.
 /// </summary>
 /// <remarks>
+/// <para>
 /// Files in the run directory: run.json (the settings), checkpoint.bin and checkpoint.bin.prev, metrics.csv,
 /// tensorboard/, and model.bin (the final weights) once all epochs are done.
+/// </para>
+/// <para>
+/// A loss weighting is trained as <see cref="LossWeightingOptimizer"/> prescribes: its learnable weights (UW,
+/// GradNorm) are in the same Adam optimizer as the model, with the same learning rate; DWA's epoch closes after
+/// the last batch of each epoch; GradNorm balances the gradient norms on
+/// <see cref="IMultiTaskNetwork.LastSharedLayerWeight"/>; uncertainty weighting uses the classification
+/// likelihood of Kendall et al. (Eq. 10), since every task's loss is a cross-entropy. FAMO's losses after the step
+/// are recomputed on the same batch under <c>no_grad</c> with the model still in training mode (dropout active,
+/// with fresh masks), as FAMO's official training scripts do: they never switch to evaluation mode for it, and
+/// doing so would compare a loss with dropout before the step against one without dropout after it, so the
+/// measured decrease would mostly be the effect of switching dropout off. The checkpoint holds the weighting's
+/// state (<see cref="IStateful"/>), the values of its learnable weights, and their Adam moments (in the
+/// optimizer's state); since the recomputation draws dropout masks, the random generator saved with it keeps a
+/// resumed run exact.
+/// </para>
 /// </remarks>
 public sealed class MultiTaskTrainer<TModel>
     where TModel : nn.Module<Tensor, Tensor[]>, IMultiTaskNetwork
 {
     private const string CheckpointName = "checkpoint.bin";
     private const int EvaluationBatch = 1000;
+
+    // The history holds NaN for statistics that were not measured (the conflicts of a loss-weighting run), which
+    // plain JSON cannot represent.
+    private static readonly JsonSerializerOptions HistoryJson = new() { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
     private readonly Func<TModel> _createModel;
 
     /// <summary>Creates a trainer for models built by <paramref name="createModel"/> (called after the seed is set).</summary>
@@ -88,16 +113,14 @@ public sealed class MultiTaskTrainer<TModel>
         {
             throw new ArgumentException($"The model has {model.TaskCount} heads but the data has {train.TaskCount} (train) and {test.TaskCount} (test) tasks.");
         }
-        var aggregator = Aggregators.Create(settings.Method, settings.Seed);
-        var adam = optim.Adam(model.parameters(), settings.LearningRate);
-        var optimizer = new MultiTaskOptimizer(adam, aggregator, model.SharedParameters);
+        var method = TrainingMethod.Create(settings, model);
         var history = new List<EpochMetrics>();
         var accumulator = new EpochAccumulator(model.TaskCount);
         var position = new Position(0, 0, 0);
 
         if (resume)
         {
-            position = Restore(checkpointPath, settings, model, adam, aggregator, accumulator, history, observer);
+            position = Restore(checkpointPath, settings, model, method, accumulator, history, observer);
         }
         else
         {
@@ -122,19 +145,31 @@ public sealed class MultiTaskTrainer<TModel>
                     var labels = train.Labels.Select(l => l.index_select(0, index)).ToArray();
                     var features = model.Features(inputs);
                     var outputs = model.Heads(features);
-                    var losses = outputs.Select((o, t) => nn.functional.cross_entropy(o, labels[t])).ToArray();
-                    var report = optimizer.Step(losses, features);
+                    var losses = Losses(outputs, labels);
+                    double[] lossValues;
+                    ConflictReport? conflicts = null;
+                    if (method.Surgery is { } surgery)
+                    {
+                        var report = surgery.Step(losses, features);
+                        (lossValues, conflicts) = (report.Losses, report.Conflicts);
+                    }
+                    else
+                    {
+                        // FAMO's feedback: the same batch after the step, in training mode (see the class remarks).
+                        lossValues = method.Weighted!.Step(losses, () => Losses(model.forward(inputs), labels)).Losses;
+                    }
                     var correct = outputs.Select((o, t) => o.argmax(1).eq(labels[t]).sum().item<long>()).ToArray();
-                    accumulator.Add(report, correct, index.shape[0], clock.Elapsed.TotalSeconds);
+                    accumulator.Add(lossValues, conflicts, correct, index.shape[0], clock.Elapsed.TotalSeconds);
                 }
                 position = new Position(epoch, batch + 1, position.Steps + 1);
                 observer?.Stepped(epoch, batch + 1);
                 if ((stopAfterSteps is { } limit && position.Steps >= limit) || cancellation.IsCancellationRequested)
                 {
-                    Save(checkpointPath, settings, position, model, adam, aggregator, accumulator, history);
+                    Save(checkpointPath, settings, position, model, method, accumulator, history);
                     return new TrainingOutcome(false, position.Steps, history);
                 }
             }
+            method.Weighted?.EndEpoch();
             var (testLoss, testAccuracy) = Evaluate(model, test);
             var metrics = accumulator.Close(epoch + 1, testLoss, testAccuracy);
             history.Add(metrics);
@@ -142,7 +177,7 @@ public sealed class MultiTaskTrainer<TModel>
             position = new Position(epoch + 1, 0, position.Steps);
             log.Write([], metrics.Epoch, Row(metrics));
             observer?.EpochFinished(metrics);
-            Save(checkpointPath, settings, position, model, adam, aggregator, accumulator, history);
+            Save(checkpointPath, settings, position, model, method, accumulator, history);
         }
         model.save(ModelPath(runDirectory));
         return new TrainingOutcome(true, position.Steps, history);
@@ -176,6 +211,12 @@ public sealed class MultiTaskTrainer<TModel>
     }
 
     /// <summary>Column names of metrics.csv after the leading epoch column.</summary>
+    /// <remarks>
+    /// The conflicts/ columns are means over the epoch's steps of the tragic-triad diagnostics of the task
+    /// gradients the aggregator saw. They are empty (NaN in <see cref="EpochMetrics"/>: not measured) for a loss
+    /// weighting, whose step back-propagates one objective and never forms the per-task gradients; measuring them
+    /// would cost T extra backward passes per step and change the method's cost.
+    /// </remarks>
     public static string[] Columns(int tasks) =>
     [
         .. Enumerable.Range(0, tasks).SelectMany(t => new[] { $"train_loss/task{t}", $"train_accuracy/task{t}", $"test_loss/task{t}", $"test_accuracy/task{t}" }),
@@ -203,8 +244,83 @@ public sealed class MultiTaskTrainer<TModel>
 
     private readonly record struct Position(int Epoch, int Batch, long Steps);
 
+    private static Tensor[] Losses(Tensor[] outputs, Tensor[] labels) =>
+        [.. outputs.Select((o, t) => nn.functional.cross_entropy(o, labels[t]))];
+
+    /// <summary>The run's method and the optimizer that applies it: exactly one of <see cref="Surgery"/> and <see cref="Weighted"/>.</summary>
+    private sealed record TrainingMethod(OptimizerHelper Optimizer, IAggregator? Aggregator, MultiTaskOptimizer? Surgery, LossWeightingOptimizer? Weighted)
+    {
+        public static TrainingMethod Create(TrainingSettings settings, TModel model)
+        {
+            if (Methods.Resolve(settings.Method).Kind == MethodKind.Aggregator)
+            {
+                var aggregator = Aggregators.Create(settings.Method, settings.Seed);
+                var adam = optim.Adam(model.parameters(), settings.LearningRate);
+                return new TrainingMethod(adam, aggregator, new MultiTaskOptimizer(adam, aggregator, model.SharedParameters), null);
+            }
+            var layer = model.LastSharedLayerWeight;
+            var context = new LossWeightingContext(model.TaskCount, layer.device, layer.dtype, layer, UncertaintyTaskKind.Classification);
+            var weighting = LossWeightings.Create(settings.Method, settings.Seed, context);
+            var learnable = (weighting as ILearnableLossWeighting)?.parameters() ?? [];
+            var optimizer = optim.Adam(model.parameters().Concat(learnable), settings.LearningRate);
+            return new TrainingMethod(optimizer, null, null, new LossWeightingOptimizer(optimizer, weighting));
+        }
+
+        /// <summary>The method's own state (an aggregator's or a weighting's), for the checkpoint.</summary>
+        public void SaveState(BinaryWriter writer)
+        {
+            if (Weighted is null)
+            {
+                (Aggregator as IStateful)?.SaveState(writer);
+                return;
+            }
+            var weighting = Weighted.Weighting;
+            (weighting as IStateful)?.SaveState(writer);
+            // Also written when IStateful covers them, so that a learnable weighting without it resumes exactly too.
+            foreach (var parameter in (weighting as ILearnableLossWeighting)?.parameters() ?? [])
+            {
+                using var scope = NewDisposeScope();
+                var values = parameter.detach().to(ScalarType.Float64).cpu().contiguous();
+                writer.Write(values.numel());
+                foreach (var value in values.data<double>())
+                {
+                    writer.Write(value);
+                }
+            }
+        }
+
+        public void LoadState(BinaryReader reader)
+        {
+            if (Weighted is null)
+            {
+                (Aggregator as IStateful)?.LoadState(reader);
+                return;
+            }
+            var weighting = Weighted.Weighting;
+            (weighting as IStateful)?.LoadState(reader);
+            foreach (var parameter in (weighting as ILearnableLossWeighting)?.parameters() ?? [])
+            {
+                var count = reader.ReadInt64();
+                if (count != parameter.numel())
+                {
+                    throw new InvalidDataException($"The checkpoint holds {count} values for a learnable weight of {weighting.GetType().Name} with {parameter.numel()} elements.");
+                }
+                var values = new double[count];
+                for (var k = 0; k < count; k++)
+                {
+                    values[k] = reader.ReadDouble();
+                }
+                using var scope = NewDisposeScope();
+                using (no_grad())
+                {
+                    parameter.copy_(tensor(values, dtype: ScalarType.Float64).reshape(parameter.shape).to(parameter.dtype, parameter.device));
+                }
+            }
+        }
+    }
+
     private static void Save(
-        string path, TrainingSettings settings, Position position, TModel model, OptimizerHelper optimizer, IAggregator aggregator,
+        string path, TrainingSettings settings, Position position, TModel model, TrainingMethod method,
         EpochAccumulator accumulator, IReadOnlyList<EpochMetrics> history)
     {
         byte[] Section(Action<BinaryWriter> write)
@@ -221,21 +337,22 @@ public sealed class MultiTaskTrainer<TModel>
             ["settings"] = JsonSerializer.SerializeToUtf8Bytes(settings),
             ["position"] = Section(w => { w.Write(position.Epoch); w.Write(position.Batch); w.Write(position.Steps); }),
             ["model"] = Section(w => model.save(w)),
-            ["optimizer"] = Section(optimizer.save_state_dict),
-            ["aggregator"] = Section(w => (aggregator as IStateful)?.SaveState(w)),
+            ["optimizer"] = Section(method.Optimizer.save_state_dict),
+            // Named for the aggregators that came first; it holds a loss weighting's state in a loss-weighting run.
+            ["aggregator"] = Section(method.SaveState),
             ["rng"] = Section(w =>
             {
                 using var state = random.get_rng_state();
                 w.Write(state.data<byte>().ToArray());
             }),
             ["epoch"] = Section(accumulator.Save),
-            ["history"] = JsonSerializer.SerializeToUtf8Bytes(history),
+            ["history"] = JsonSerializer.SerializeToUtf8Bytes(history, HistoryJson),
         };
         CheckpointFile.Write(path, sections);
     }
 
     private static Position Restore(
-        string path, TrainingSettings settings, TModel model, OptimizerHelper optimizer, IAggregator aggregator,
+        string path, TrainingSettings settings, TModel model, TrainingMethod method,
         EpochAccumulator accumulator, List<EpochMetrics> history, ITrainingObserver? observer)
     {
         var sections = ReadCheckpoint(path, observer);
@@ -249,17 +366,14 @@ public sealed class MultiTaskTrainer<TModel>
             using var position = new BinaryReader(new MemoryStream(sections["position"]));
             var restored = new Position(position.ReadInt32(), position.ReadInt32(), position.ReadInt64());
             model.load(new BinaryReader(new MemoryStream(sections["model"])));
-            optimizer.load_state_dict(new BinaryReader(new MemoryStream(sections["optimizer"])));
-            if (aggregator is IStateful stateful)
-            {
-                stateful.LoadState(new BinaryReader(new MemoryStream(sections["aggregator"])));
-            }
+            method.Optimizer.load_state_dict(new BinaryReader(new MemoryStream(sections["optimizer"])));
+            method.LoadState(new BinaryReader(new MemoryStream(sections["aggregator"])));
             using (var state = tensor(sections["rng"], dtype: ScalarType.Byte))
             {
                 random.set_rng_state(state);
             }
             accumulator.Load(new BinaryReader(new MemoryStream(sections["epoch"])));
-            history.AddRange(JsonSerializer.Deserialize<List<EpochMetrics>>(sections["history"])!);
+            history.AddRange(JsonSerializer.Deserialize<List<EpochMetrics>>(sections["history"], HistoryJson)!);
             return restored;
         }
         catch (Exception malformed) when (malformed is KeyNotFoundException or EndOfStreamException or JsonException)

@@ -1,27 +1,52 @@
 using GradientSurgery.Aggregation;
 using GradientSurgery.Diagnostics;
 using GradientSurgery.Training;
+using GradientSurgery.Weighting;
 using static TorchSharp.torch;
 
 namespace GradientSurgery.Experiments.Synthetic;
 
-/// <summary>Trains the synthetic multi-task regression model with one aggregator and records losses and conflicts.</summary>
+/// <summary>
+/// Trains the synthetic multi-task regression model with one method (an aggregator or a loss weighting) and
+/// records losses and, for aggregators, conflicts.
+/// </summary>
+/// <remarks>
+/// A loss weighting runs as <see cref="LossWeightingOptimizer"/> prescribes, with its learnable weights in the
+/// model's Adam optimizer (same learning rate). An epoch is one pass over the shuffled training set, so DWA's
+/// epoch closes whenever a new permutation is drawn; GradNorm balances the gradient norms on
+/// <see cref="SyntheticModel.LastSharedLayerWeight"/>; uncertainty weighting uses the Gaussian likelihood
+/// (Kendall et al., Eq. 7), since the losses are mean squared errors; FAMO's losses after the step are the same
+/// batch's, recomputed under <c>no_grad</c> (the model has no dropout, so its mode does not matter). Conflict
+/// statistics are NaN (not measured) for loss weightings, which never form the per-task gradients.
+/// </remarks>
 public static class SyntheticBenchmark
 {
     /// <summary>Runs one method with one seed (the seed fixes data, initial weights, batches and the method's randomness).</summary>
     /// <param name="config">Sizes and schedule.</param>
-    /// <param name="method">An aggregator specification from the registry, e.g. <c>mean</c> or <c>pcgrad</c>.</param>
+    /// <param name="method">A method specification (see <see cref="Methods"/>), e.g. <c>mean</c>, <c>pcgrad</c> or <c>famo</c>.</param>
     /// <param name="seed">The run's seed.</param>
     /// <param name="progress">Called after every step with the number of steps done.</param>
     public static IReadOnlyList<SyntheticRecord> Run(SyntheticConfig config, string method, long seed, Action<int>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
-        var aggregator = Aggregators.Create(method, seed);
+        var kind = Methods.Validate(method, seed).Kind;
         using var data = SyntheticTasks.Create(config, seed);
         manual_seed(seed);
         using var model = new SyntheticModel(config);
-        var optimizer = new MultiTaskOptimizer(optim.Adam(model.parameters(), config.LearningRate), aggregator, model.SharedParameters);
+        MultiTaskOptimizer? surgery = null;
+        LossWeightingOptimizer? weighted = null;
+        if (kind == MethodKind.Aggregator)
+        {
+            surgery = new MultiTaskOptimizer(optim.Adam(model.parameters(), config.LearningRate), Aggregators.Create(method, seed), model.SharedParameters);
+        }
+        else
+        {
+            var layer = model.LastSharedLayerWeight;
+            var weighting = LossWeightings.Create(method, seed, new LossWeightingContext(config.Tasks, layer.device, layer.dtype, layer, UncertaintyTaskKind.Regression));
+            var learnable = (weighting as ILearnableLossWeighting)?.parameters() ?? [];
+            weighted = new LossWeightingOptimizer(optim.Adam(model.parameters().Concat(learnable), config.LearningRate), weighting);
+        }
         var batches = new Generator((ulong)seed ^ 0x5EED_BA7C_0000_0001UL);
         var records = new List<SyntheticRecord>();
         var window = new Window(config.Tasks);
@@ -31,6 +56,10 @@ public static class SyntheticBenchmark
         {
             if (position + config.BatchSize > order.Length)
             {
+                if (order.Length > 0)
+                {
+                    weighted?.EndEpoch();
+                }
                 order = randperm(config.TrainSize, generator: batches).data<long>().ToArray();
                 position = 0;
             }
@@ -38,10 +67,20 @@ public static class SyntheticBenchmark
             {
                 var index = tensor(order.AsSpan(position, Math.Min(config.BatchSize, config.TrainSize)).ToArray());
                 position += config.BatchSize;
-                var features = model.Features(data.TrainInputs.index_select(0, index));
-                var predictions = model.Heads(features);
-                var losses = predictions.Select((p, t) => nn.functional.mse_loss(p, data.TrainTargets[t].index_select(0, index))).ToArray();
-                window.Add(optimizer.Step(losses, features));
+                var inputs = data.TrainInputs.index_select(0, index);
+                var targets = data.TrainTargets.Select(t => t.index_select(0, index)).ToArray();
+                Tensor[] Losses(Tensor[] predictions) => [.. predictions.Select((p, t) => nn.functional.mse_loss(p, targets[t]))];
+                var features = model.Features(inputs);
+                var losses = Losses(model.Heads(features));
+                if (surgery is not null)
+                {
+                    var report = surgery.Step(losses, features);
+                    window.Add(report.Losses, report.Conflicts);
+                }
+                else
+                {
+                    window.Add(weighted!.Step(losses, () => Losses(model.forward(inputs))).Losses, conflicts: null);
+                }
             }
             if (step % config.EvaluateEvery == 0 || step == config.Steps)
             {
@@ -69,17 +108,17 @@ public static class SyntheticBenchmark
         private double _conflict, _cosine, _similarity, _curvature;
         private int _steps, _cosineSteps, _similaritySteps, _curvatureSteps;
 
-        public void Add(StepReport report)
+        public void Add(double[] losses, ConflictReport? conflicts)
         {
             _steps++;
             for (var t = 0; t < _loss.Length; t++)
             {
-                _loss[t] += report.Losses[t];
+                _loss[t] += losses[t];
             }
-            Accumulate(report.Conflicts.ConflictFraction, ref _conflict, ref _cosineSteps, countSteps: false);
-            Accumulate(report.Conflicts.MeanCosine, ref _cosine, ref _cosineSteps, countSteps: true);
-            Accumulate(report.Conflicts.MeanMagnitudeSimilarity, ref _similarity, ref _similaritySteps, countSteps: true);
-            Accumulate(report.Conflicts.MeanCurvature, ref _curvature, ref _curvatureSteps, countSteps: true);
+            Accumulate(conflicts?.ConflictFraction, ref _conflict, ref _cosineSteps, countSteps: false);
+            Accumulate(conflicts?.MeanCosine, ref _cosine, ref _cosineSteps, countSteps: true);
+            Accumulate(conflicts?.MeanMagnitudeSimilarity, ref _similarity, ref _similaritySteps, countSteps: true);
+            Accumulate(conflicts?.MeanCurvature, ref _curvature, ref _curvatureSteps, countSteps: true);
         }
 
         public SyntheticRecord Close(int step, double[] testLoss)

@@ -22,6 +22,9 @@ public sealed class SyntheticModel : Module<Tensor, Tensor[]>
     /// <summary>The trunk's parameters: the shared parameters of the surgery.</summary>
     public IEnumerable<Parameter> SharedParameters => _trunk.parameters();
 
+    /// <summary>The weight of the trunk's last linear layer (hidden → features): the shared layer GradNorm balances.</summary>
+    public Parameter LastSharedLayerWeight => _trunk.children().OfType<TorchSharp.Modules.Linear>().Last().weight!;
+
     /// <summary>The shared features of a batch.</summary>
     public Tensor Features(Tensor inputs) => _trunk.forward(inputs);
 

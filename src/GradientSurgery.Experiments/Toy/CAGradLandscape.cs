@@ -1,3 +1,5 @@
+using static TorchSharp.torch;
+
 namespace GradientSurgery.Experiments.Toy;
 
 /// <summary>
@@ -53,6 +55,31 @@ public sealed class CAGradLandscape : IToyLandscape
         jacobian[1, 0] = t.C1 * df2dx + t.C2 * df2sqdx;
         jacobian[1, 1] = dc1 * t.F2 + t.C1 * df2dy + dc2 * t.F2Sq + t.C2 * dsqdy;
     }
+
+    /// <inheritdoc />
+    /// <remarks>clamp_min is the max against the constant, with the same zero gradient where the constant wins.</remarks>
+    public (Tensor L1, Tensor L2) Losses(Tensor theta)
+    {
+        ArgumentNullException.ThrowIfNull(theta);
+        var (x, y) = (theta[0], theta[1]);
+        var tanh = (-y).tanh();
+        var f1 = ((-x - 7) * 0.5 - tanh).abs().clamp_min(Floor).log() + 6;
+        var f2 = ((-x + 3) * 0.5 + tanh + 2).abs().clamp_min(Floor).log() + 6;
+        var c1 = (y * 0.5).tanh().clamp_min(0.0);
+        var c2 = (y * -0.5).tanh().clamp_min(0.0);
+        var squared = (-y - 8).square() * 0.1;
+        var f1Sq = ((-x + 7).square() + squared) / 10 - 20;
+        var f2Sq = ((-x - 7).square() + squared) / 10 - 20;
+        return (c1 * f1 + c2 * f1Sq, c1 * f2 + c2 * f2Sq);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Only one of c1, c2 is non-zero and both are below 1, so L_i &gt; min(log(5e-6) + 6, −20) = −20. FAMO's official
+    /// toy code, on a variant whose first loss is scaled by s, uses min_losses (−21 s, −21); with s = 1, as here,
+    /// that is b = −21.
+    /// </remarks>
+    public (double L1, double L2) LossLowerBounds => (-21, -21);
 
     private readonly record struct TermValues(double U1, double U2, double F1, double F2, double C1, double C2, double F1Sq, double F2Sq);
 

@@ -1,3 +1,5 @@
+using static TorchSharp.torch;
+
 namespace GradientSurgery.Experiments.Toy;
 
 /// <summary>
@@ -45,6 +47,21 @@ public sealed class PaperLandscape : IToyLandscape
         jacobian[1, 0] = a2 * 0.5;
         jacobian[1, 1] = -a2 * sech2;
     }
+
+    /// <inheritdoc />
+    /// <remarks>clamp_min is the max against the constant, with the same zero gradient where the constant wins.</remarks>
+    public (Tensor L1, Tensor L2) Losses(Tensor theta)
+    {
+        ArgumentNullException.ThrowIfNull(theta);
+        var tanh = theta[1].tanh();
+        var u1 = theta[0] * 0.5 + tanh;
+        var u2 = theta[0] * 0.5 - tanh + 2;
+        return (u1.abs().clamp_min(Floor).log() * 20, u2.abs().clamp_min(Floor).log() * 25);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>The infima are 20 log(5e-6) ≈ −244.1 and 25 log(5e-6) ≈ −305.2, where the floor is reached.</remarks>
+    public (double L1, double L2) LossLowerBounds => (20 * Math.Log(Floor) - 1, 25 * Math.Log(Floor) - 1);
 
     private static (double U1, double U2) Arguments(double x, double y) => (0.5 * x + Math.Tanh(y), 0.5 * x - Math.Tanh(y) + 2);
 }

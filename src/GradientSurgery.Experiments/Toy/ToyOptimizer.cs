@@ -1,21 +1,42 @@
 using GradientSurgery.Aggregation;
+using GradientSurgery.Training;
+using GradientSurgery.Weighting;
+using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace GradientSurgery.Experiments.Toy;
 
 /// <summary>
-/// Runs Adam on a toy landscape with the update chosen by an aggregator of the library.
+/// Runs Adam on a toy landscape with the update chosen by an aggregator or a loss weighting of the library.
 /// </summary>
 /// <remarks>
-/// The surgery is the library's own code path: for an <see cref="IGramianWeighting"/> (PCGrad, …) the 2×2
-/// Gramian of the closed-form task gradients goes through <see cref="IGramianWeighting.Weights"/> exactly as
-/// in <c>MultiTaskBackward</c>, and the update is wᵀJ; any other aggregator receives the 2×2 Jacobian as a
-/// float64 tensor. Only the gradients and Adam are computed by hand, in float64.
+/// <para>
+/// Aggregators: the surgery is the library's own code path: for an <see cref="IGramianWeighting"/> (PCGrad, …)
+/// the 2×2 Gramian of the closed-form task gradients goes through <see cref="IGramianWeighting.Weights"/>
+/// exactly as in <c>MultiTaskBackward</c>, and the update is wᵀJ; any other aggregator receives the 2×2 Jacobian
+/// as a float64 tensor. Only the gradients and Adam are computed by hand, in float64.
+/// </para>
+/// <para>
+/// Loss weightings act on the losses' graph, so θ is a 2-element float64 <see cref="Parameter"/>, the losses are
+/// the landscape's tensor version (<see cref="IToyLandscape.Losses(Tensor)"/>), and each step is
+/// <see cref="LossWeightingOptimizer.Step"/>: objective = Combine([L1 − b1, L2 − b2]), backward, one step of
+/// <c>torch.optim.Adam</c> (the given learning rate, default betas) over θ and the weighting's learnable
+/// weights, then FAMO's update with the losses at the new θ. The weightings see the losses shifted by the
+/// landscape's <see cref="IToyLandscape.LossLowerBounds"/> because the toy's losses are negative logarithms in
+/// places and UW, DWA, GradNorm, FAMO and GLS need non-negative or positive losses; the shift leaves every
+/// task gradient unchanged, and for FAMO it is exactly the min_losses of its official toy code. GradNorm's
+/// shared layer is θ itself. The toy has no data and hence no epochs: for DWA every <c>epochSteps</c> steps
+/// form an epoch (<see cref="DefaultEpochSteps"/> by default), whose average losses feed its weights.
+/// </para>
 /// </remarks>
 public static class ToyOptimizer
 {
     /// <summary>Points kept per trajectory (plus the final one).</summary>
     public const int RecordedPoints = 2000;
+
+    /// <summary>Steps per epoch for loss weightings that work per epoch (DWA), by default.</summary>
+    public const int DefaultEpochSteps = 1000;
 
     /// <summary>Runs <paramref name="steps"/> Adam steps from <paramref name="start"/>.</summary>
     /// <param name="landscape">The objective.</param>
@@ -70,6 +91,69 @@ public static class ToyOptimizer
             if (step % recordEvery == 0 || step == steps)
             {
                 trajectory.Add((step, theta[0], theta[1]));
+            }
+            if (progress is not null && step % 5000 == 0)
+            {
+                progress(step);
+            }
+        }
+        progress?.Invoke(steps);
+        return trajectory;
+    }
+
+    /// <summary>Runs <paramref name="steps"/> Adam steps from <paramref name="start"/> with a loss weighting.</summary>
+    /// <param name="landscape">The objective.</param>
+    /// <param name="createWeighting">Builds the weighting for θ (GradNorm's shared layer weight).</param>
+    /// <param name="start">θ at step 0.</param>
+    /// <param name="steps">Number of Adam steps (≥ 1).</param>
+    /// <param name="learningRate">Adam's learning rate, for θ and the weighting's learnable weights.</param>
+    /// <param name="epochSteps">Steps that form one epoch for DWA (≥ 1).</param>
+    /// <param name="progress">Called with the number of steps done, every few thousand steps.</param>
+    /// <exception cref="ArithmeticException">θ became NaN or infinite; the message names the step.</exception>
+    public static IReadOnlyList<(int Step, double X, double Y)> Run(
+        IToyLandscape landscape, Func<Parameter, ILossWeighting> createWeighting, (double X, double Y) start, int steps, double learningRate,
+        int epochSteps = DefaultEpochSteps, Action<int>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(landscape);
+        ArgumentNullException.ThrowIfNull(createWeighting);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(steps);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(epochSteps);
+        if (!(learningRate > 0) || !double.IsFinite(learningRate))
+        {
+            throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "The learning rate must be a positive finite number.");
+        }
+        using var outer = NewDisposeScope();
+        var recordEvery = Math.Max(1, steps / RecordedPoints);
+        var trajectory = new List<(int, double, double)>(steps / recordEvery + 2) { (0, start.X, start.Y) };
+        var theta = new Parameter(tensor(new[] { start.X, start.Y }, dtype: ScalarType.Float64), requires_grad: true);
+        var weighting = createWeighting(theta);
+        var learnable = (weighting as ILearnableLossWeighting)?.parameters() ?? [];
+        var optimizer = new LossWeightingOptimizer(optim.Adam([theta, .. learnable], learningRate), weighting);
+        var (bound1, bound2) = landscape.LossLowerBounds;
+        Tensor[] ShiftedLosses()
+        {
+            var (l1, l2) = landscape.Losses(theta);
+            return [l1 - bound1, l2 - bound2];
+        }
+        for (var step = 1; step <= steps; step++)
+        {
+            using (var scope = NewDisposeScope())
+            {
+                optimizer.Step(ShiftedLosses(), ShiftedLosses);
+            }
+            if (step % epochSteps == 0)
+            {
+                optimizer.EndEpoch();
+            }
+            var values = theta.data<double>();
+            var (x, y) = (values[0], values[1]);
+            if (!double.IsFinite(x) || !double.IsFinite(y))
+            {
+                throw new ArithmeticException($"θ became {x}, {y} at step {step} with {weighting.GetType().Name}.");
+            }
+            if (step % recordEvery == 0 || step == steps)
+            {
+                trajectory.Add((step, x, y));
             }
             if (progress is not null && step % 5000 == 0)
             {

@@ -29,6 +29,12 @@ public sealed class CliTests : IDisposable
     [InlineData("toy --lr -0.1", "--lr must be a positive number")]
     [InlineData("toy --methods pcgrad,nosuchmethod", "Unknown method 'nosuchmethod'")]
     [InlineData("toy --methods pcgrad:colour=blue", "no argument 'colour'")]
+    [InlineData("toy --methods famo:beta=1", "no argument 'beta'")]
+    [InlineData("toy --methods dwa:t=-1", "temperature")]
+    [InlineData("toy --epoch-steps 0", "--epoch-steps must be a positive integer")]
+    [InlineData("demo --methods mean,nosuch", "loss weightings uw, dwa, gradnorm, famo, gls, stch")]
+    [InlineData("train --method nosuch", "Known methods: aggregators sum, mean, pcgrad")]
+    [InlineData("train --method stch:mu=0", "μ must be")]
     [InlineData("toy --landscape moon", "moon")]
     [InlineData("toy --start 1;2", "is not a point")]
     [InlineData("demo --seeds 0", "--seeds must be a positive integer")]
@@ -81,6 +87,34 @@ public sealed class CliTests : IDisposable
         Assert.StartsWith("sum,0.5,-3,3000,", summary[1]);
         Assert.StartsWith("pcgrad,0.5,-3,3000,", summary[2]);
         Assert.True(File.ReadAllLines(Path.Combine(_directory, "trajectories.csv")).Length > 100);
+    }
+
+    [Fact]
+    public void ToyRunsLossWeightingsByName()
+    {
+        var (code, output, error) = Run("toy", "--steps", "200", "--methods", "uw,famo", "--epoch-steps", "50", "--out", _directory);
+        Assert.True(code == 0, error);
+        Assert.Contains("UW", output);
+        Assert.Contains("FAMO", output);
+        var summary = File.ReadAllLines(Path.Combine(_directory, "summary.csv"));
+        Assert.Equal(3, summary.Length);
+        Assert.StartsWith("uw,0.5,-3,200,", summary[1]);
+        Assert.StartsWith("famo,0.5,-3,200,", summary[2]);
+        AssertPng(Path.Combine(_directory, "figure1.png"));
+    }
+
+    [Fact]
+    public void HelpListsBothKindsOfMethod()
+    {
+        foreach (var command in new[] { "toy", "demo", "train" })
+        {
+            var (code, help, _) = Run(command, "--help");
+            Assert.Equal(0, code);
+            var flat = string.Join(" ", help.Split((char[])['\n', '\r', ' '], StringSplitOptions.RemoveEmptyEntries));
+            Assert.Contains("pcgrad", flat);
+            Assert.Contains("loss weightings", flat);
+            Assert.Contains("gradnorm", flat);
+        }
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using GradientSurgery.Aggregation;
+using GradientSurgery.Weighting;
 using GradientSurgery.Experiments.Toy;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -38,6 +39,137 @@ public sealed class ToyTests
             Assert.True(Math.Abs(g1[k] - jacobian[0, k]) <= 1e-10 * (1 + Math.Abs(g1[k])), $"∇L1[{k}]: autograd {g1[k]}, closed form {jacobian[0, k]}");
             Assert.True(Math.Abs(g2[k] - jacobian[1, k]) <= 1e-10 * (1 + Math.Abs(g2[k])), $"∇L2[{k}]: autograd {g2[k]}, closed form {jacobian[1, k]}");
         }
+    }
+
+    [Theory]
+    [MemberData(nameof(Points))]
+    public void TensorLossesAreTheClosedFormFunctions(string name, double x, double y)
+    {
+        var landscape = ToyLandscapes.Find(name);
+        var jacobian = new double[2, 2];
+        landscape.Gradients(x, y, jacobian);
+
+        using var scope = NewDisposeScope();
+        var theta = tensor(new[] { x, y }, requires_grad: true);
+        var (l1, l2) = landscape.Losses(theta);
+        Assert.Equal(0, l1.dim());
+        Assert.Equal(landscape.Losses(x, y).L1, l1.item<double>(), 12);
+        Assert.Equal(landscape.Losses(x, y).L2, l2.item<double>(), 12);
+        var g1 = autograd.grad([l1], [theta], retain_graph: true)[0].data<double>().ToArray();
+        var g2 = autograd.grad([l2], [theta])[0].data<double>().ToArray();
+        for (var k = 0; k < 2; k++)
+        {
+            Assert.True(Math.Abs(g1[k] - jacobian[0, k]) <= 1e-10 * (1 + Math.Abs(g1[k])), $"∇L1[{k}]: autograd {g1[k]}, closed form {jacobian[0, k]}");
+            Assert.True(Math.Abs(g2[k] - jacobian[1, k]) <= 1e-10 * (1 + Math.Abs(g2[k])), $"∇L2[{k}]: autograd {g2[k]}, closed form {jacobian[1, k]}");
+        }
+    }
+
+    [Theory]
+    [InlineData("paper")]
+    [InlineData("cagrad")]
+    public void LowerBoundsLieAtLeastOneBelowEveryLoss(string name)
+    {
+        var landscape = ToyLandscapes.Find(name);
+        var (b1, b2) = landscape.LossLowerBounds;
+        var lowest = (L1: double.PositiveInfinity, L2: double.PositiveInfinity);
+        // A grid over the figure's region and beyond, plus the curves where the paper landscape's floors are reached.
+        var points = from i in Enumerable.Range(0, 161) from j in Enumerable.Range(0, 161) select (X: -20 + 0.25 * i, Y: -20 + 0.25 * j);
+        points = points.Concat(Enumerable.Range(0, 41).SelectMany(k => new[] { (X: -2 * Math.Tanh(k - 20.0), Y: k - 20.0), (X: 2 * Math.Tanh(k - 20.0) - 4, Y: k - 20.0) }));
+        foreach (var (x, y) in points)
+        {
+            var (l1, l2) = landscape.Losses(x, y);
+            lowest = (Math.Min(lowest.L1, l1 - b1), Math.Min(lowest.L2, l2 - b2));
+        }
+        Assert.True(lowest.L1 >= 1 - 1e-9 && lowest.L2 >= 1 - 1e-9, $"lowest L − b: {lowest}");
+        if (name == "paper")
+        {
+            // The floors are reached on those curves, so the bounds are exactly one below the infima.
+            Assert.Equal(1.0, lowest.L1, 9);
+            Assert.Equal(1.0, lowest.L2, 9);
+        }
+    }
+
+    public static IEnumerable<object[]> WeightingsAndLandscapes() =>
+        from name in LossWeightings.Names from landscape in new[] { "paper", "cagrad" } select new object[] { name, landscape };
+
+    [Theory]
+    [MemberData(nameof(WeightingsAndLandscapes))]
+    public void EveryLossWeightingRunsOnTheToy(string method, string name)
+    {
+        var landscape = ToyLandscapes.Find(name);
+        var run = Assert.Single(ToyExperiment.Run(landscape, [method], [landscape.DefaultStarts[0]], 300, 0.01, seed: 0, epochSteps: 50));
+        Assert.Equal(Methods.Find(method).DisplayName, run.DisplayName);
+        Assert.Equal(300, run.Trajectory[^1].Step);
+        Assert.All(run.Trajectory, p => Assert.True(double.IsFinite(p.X) && double.IsFinite(p.Y), $"{method}: θ = ({p.X}, {p.Y}) at step {p.Step}"));
+        Assert.True(double.IsFinite(run.FinalLosses.L1) && double.IsFinite(run.FinalLosses.L2));
+        Assert.NotEqual(landscape.DefaultStarts[0], run.Final);
+    }
+
+    [Theory]
+    [InlineData("paper", 0.5, -3.0)]
+    [InlineData("cagrad", -8.5, 7.5)]
+    [InlineData("cagrad", 9.0, 9.0)]
+    public void GeometricLossStrategyFollowsTheGradientOfTheGeometricMean(string name, double x, double y)
+    {
+        // GLS through the tensor path (autograd of exp(mean log(L_i − b_i)), torch Adam) against Adam on the closed form
+        // ∇ √(ℓ1 ℓ2) = (√(ℓ1 ℓ2) / 2) (∇L1 / ℓ1 + ∇L2 / ℓ2) with ℓ_i = L_i − b_i and the closed-form task gradients.
+        var landscape = ToyLandscapes.Find(name);
+        var trajectory = ToyOptimizer.Run(landscape, _ => new GeometricLossStrategy(), (x, y), 300, 0.01);
+
+        var (b1, b2) = landscape.LossLowerBounds;
+        var adam = new ToyAdam(0.01);
+        var theta = new[] { x, y };
+        var jacobian = new double[2, 2];
+        for (var step = 1; step <= 300; step++)
+        {
+            var (l1, l2) = landscape.Losses(theta[0], theta[1]);
+            var (s1, s2) = (l1 - b1, l2 - b2);
+            var half = Math.Sqrt(s1 * s2) / 2;
+            landscape.Gradients(theta[0], theta[1], jacobian);
+            adam.Step(theta, [half * (jacobian[0, 0] / s1 + jacobian[1, 0] / s2), half * (jacobian[0, 1] / s1 + jacobian[1, 1] / s2)]);
+            Assert.Equal(step, trajectory[step].Step);
+            Assert.True(Math.Abs(trajectory[step].X - theta[0]) <= 1e-9 && Math.Abs(trajectory[step].Y - theta[1]) <= 1e-9,
+                $"step {step}: tensor path ({trajectory[step].X}, {trajectory[step].Y}), closed form ({theta[0]}, {theta[1]})");
+        }
+        Assert.NotEqual((x, y), (theta[0], theta[1]));
+    }
+
+    [Fact]
+    public void DwaCountsEveryEpochStepsAsAnEpoch()
+    {
+        // Before its third epoch DWA weighs every task by 1, so with fewer than two completed epochs it is, operation
+        // for operation, the unweighted sum of the shifted losses; with 50-step epochs it reweighs from step 101 on.
+        var landscape = new PaperLandscape();
+        var sum = ToyOptimizer.Run(landscape, _ => new UnweightedSum(), (0.5, -3.0), 400, 0.01);
+        var uniform = ToyOptimizer.Run(landscape, _ => new DynamicWeightAverage(), (0.5, -3.0), 400, 0.01, epochSteps: 200);
+        var reweighted = ToyOptimizer.Run(landscape, _ => new DynamicWeightAverage(), (0.5, -3.0), 400, 0.01, epochSteps: 50);
+        Assert.Equal(sum, uniform);
+        Assert.Equal(sum.Take(101), reweighted.Take(101));
+        Assert.True(Math.Abs(sum[^1].X - reweighted[^1].X) > 1e-6, $"{sum[^1]} vs {reweighted[^1]}");
+    }
+
+    /// <summary>L1 + L2 with unit weights, built as DWA builds its weighted sum.</summary>
+    private sealed class UnweightedSum : ILossWeighting
+    {
+        public double[] LastWeights => [1.0, 1.0];
+
+        public Tensor Combine(IReadOnlyList<Tensor> losses) => losses[0] * 1.0 + losses[1] * 1.0;
+    }
+
+    [Fact]
+    public void GradNormBalancesOnThetaItself()
+    {
+        using var scope = NewDisposeScope();
+        GradNorm? gradNorm = null;
+        ToyOptimizer.Run(new PaperLandscape(), theta =>
+        {
+            Assert.Equal(new long[] { 2 }, theta.shape);
+            Assert.Equal(ScalarType.Float64, theta.dtype);
+            return gradNorm = new GradNorm(theta, 2);
+        }, (0.5, -3.0), 20, 0.01);
+        // ‖∇_θ L_i‖ at the last step: the full task gradients, as the closed form gives them.
+        Assert.All(gradNorm!.LastGradientNorms, n => Assert.True(n > 0));
+        Assert.Equal(2.0, gradNorm.LastWeights.Sum(), 12);
     }
 
     [Fact]

@@ -30,27 +30,60 @@ public sealed class TrainerTests : IDisposable
         return [.. model.parameters().Select(p => p.data<float>().ToArray())];
     }
 
-    [Fact]
-    public void ResumingAfterAnInterruptionEndsWithTheSameWeights()
+    /// <summary>
+    /// An interrupted and resumed run ends with exactly the weights of an uninterrupted one. With 80 examples in
+    /// batches of 16 an epoch is 5 steps; the loss weightings run 3 epochs and stop at step 12, in the middle of the
+    /// third epoch, the first whose DWA weights are not uniform (they compare epochs 1 and 2), so the checkpoint
+    /// must carry DWA's epoch averages and running sums, FAMO's logits and their Adam moments, the log variances of
+    /// UW and GradNorm's weights and initial losses (learnable weights together with their moments in the model's
+    /// Adam state), and the random generator that FAMO's recomputation draws dropout masks from.
+    /// </summary>
+    [Theory]
+    [InlineData("pcgrad", 2, 7)]
+    [InlineData("famo", 3, 12)]
+    [InlineData("dwa", 3, 12)]
+    [InlineData("uw", 3, 12)]
+    [InlineData("gradnorm", 3, 12)]
+    public void ResumingAfterAnInterruptionEndsWithTheSameWeights(string method, int epochs, int stopAfter)
     {
         using var train = RandomData(80, 1);
         using var test = RandomData(40, 2);
         var straight = Path.Combine(_directory, "straight");
         var interrupted = Path.Combine(_directory, "interrupted");
+        var settings = Settings(method, epochs);
 
-        var full = Trainer().Train(Settings(), train, test, straight, resume: false);
-        var first = Trainer().Train(Settings(), train, test, interrupted, resume: false, stopAfterSteps: 7);
-        var rest = Trainer().Train(Settings(), train, test, interrupted, resume: true);
+        var full = Trainer().Train(settings, train, test, straight, resume: false);
+        var first = Trainer().Train(settings, train, test, interrupted, resume: false, stopAfterSteps: stopAfter);
+        var rest = Trainer().Train(settings, train, test, interrupted, resume: true);
 
         Assert.True(full.Completed);
         Assert.False(first.Completed);
-        Assert.Equal(7, first.Steps);
+        Assert.Equal(stopAfter, first.Steps);
         Assert.True(rest.Completed);
-        Assert.Equal(10, rest.Steps);
+        Assert.Equal(5 * epochs, rest.Steps);
         Assert.Equal(Weights(straight), Weights(interrupted));
         Assert.Equal(full.History.Select(h => h.TestLoss), rest.History.Select(h => h.TestLoss));
         Assert.Equal(full.History.Select(h => h.TrainLoss), rest.History.Select(h => h.TrainLoss));
         Assert.Equal(File.ReadAllLines(Path.Combine(straight, "metrics.csv")).Length, File.ReadAllLines(Path.Combine(interrupted, "metrics.csv")).Length);
+    }
+
+    [Theory]
+    [InlineData("famo")]
+    [InlineData("gls")]
+    public void LossWeightingRunsRecordConflictsAsNotMeasured(string method)
+    {
+        using var train = RandomData(32, 1);
+        using var test = RandomData(16, 2);
+        var run = Path.Combine(_directory, "run");
+        var outcome = Trainer().Train(Settings(method, epochs: 1), train, test, run, resume: false);
+        var metrics = Assert.Single(outcome.History);
+        Assert.True(double.IsNaN(metrics.ConflictFraction) && double.IsNaN(metrics.MeanCosine) && double.IsNaN(metrics.MagnitudeSimilarity) && double.IsNaN(metrics.Curvature));
+        Assert.All(metrics.TrainLoss.Concat(metrics.TestLoss), l => Assert.True(double.IsFinite(l)));
+        var lines = File.ReadAllLines(Path.Combine(run, "metrics.csv"));
+        var header = lines[0].Split(',');
+        var row = lines[1].Split(',');
+        Assert.Equal("", row[Array.IndexOf(header, "conflicts/mean_cosine")]);
+        Assert.NotEqual("", row[Array.IndexOf(header, "test_loss/task0")]);
     }
 
     [Fact]
