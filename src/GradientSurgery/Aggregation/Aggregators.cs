@@ -75,22 +75,7 @@ public static class Aggregators
     /// <summary>Splits a specification into its registered method and its arguments.</summary>
     public static (AggregatorInfo Info, MethodArguments Arguments) Parse(string specification, long seed)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(specification);
-        var colon = specification.IndexOf(':');
-        var name = colon < 0 ? specification : specification[..colon];
-        var values = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-        if (colon >= 0)
-        {
-            foreach (var pair in specification[(colon + 1)..].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            {
-                var equals = pair.IndexOf('=');
-                if (equals <= 0 || equals == pair.Length - 1)
-                {
-                    throw new ArgumentException($"Malformed method argument '{pair}' in '{specification}'; expected key=value.");
-                }
-                values[pair[..equals].Trim()] = pair[(equals + 1)..].Trim();
-            }
-        }
-        return (Find(name.Trim()), new MethodArguments(seed, values));
+        var (name, values) = Methods.Split(specification);
+        return (Find(name), new MethodArguments(seed, values));
     }
 }
