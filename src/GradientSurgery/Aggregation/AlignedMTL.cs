@@ -115,10 +115,10 @@ public sealed class AlignedMTL : IAggregator, IGramianWeighting
     /// </summary>
     /// <param name="gramian">G = J Jᵀ.</param>
     /// <param name="rankEpsilon">Eigenvalues up to T·ε·λ_max count as zero.</param>
-    /// <exception cref="ArgumentException">The Gramian is not square, symmetric, finite and with a non-negative diagonal.</exception>
+    /// <exception cref="ArgumentException">The matrix cannot be a Gramian: it is not square, not finite or not symmetric, has a negative diagonal entry, or has an entry with |G_ij| &gt; √(G_ii G_jj).</exception>
     public static double[,] BalanceMatrix(double[,] gramian, double rankEpsilon = Float32Epsilon)
     {
-        GramianMath.Validate(gramian);
+        gramian = GramianInput.Symmetrised(gramian, nameof(gramian));
         if (!double.IsFinite(rankEpsilon) || rankEpsilon < 0.0 || rankEpsilon >= 1.0)
         {
             throw new ArgumentOutOfRangeException(nameof(rankEpsilon), rankEpsilon, "The rank tolerance's epsilon must be in [0, 1).");

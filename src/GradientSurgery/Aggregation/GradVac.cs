@@ -166,7 +166,7 @@ public sealed class GradVac : IAggregator, IGramianWeighting, IStateful
     /// <summary>The weights w (update = wᵀJ) for freshly drawn random orders. Updates the targets.</summary>
     public double[] Weights(double[,] gramian)
     {
-        GramianMath.Validate(gramian);
+        gramian = GramianInput.Symmetrised(gramian, nameof(gramian));
         EnsureTaskCount(gramian.GetLength(0));
         return Weights(gramian, DrawOrders(gramian.GetLength(0)));
     }
@@ -178,7 +178,7 @@ public sealed class GradVac : IAggregator, IGramianWeighting, IStateful
     /// </exception>
     public double[] Weights(double[,] gramian, IReadOnlyList<IReadOnlyList<int>> orders)
     {
-        GramianMath.Validate(gramian);
+        gramian = GramianInput.Symmetrised(gramian, nameof(gramian));
         var taskCount = gramian.GetLength(0);
         ValidateOrders(orders, taskCount);
         EnsureTaskCount(taskCount);
@@ -207,7 +207,7 @@ public sealed class GradVac : IAggregator, IGramianWeighting, IStateful
     public static double[,] AdjustmentCoefficients(
         double[,] gramian, IReadOnlyList<IReadOnlyList<int>> orders, double[,] targets, double beta)
     {
-        GramianMath.Validate(gramian);
+        gramian = GramianInput.Symmetrised(gramian, nameof(gramian));
         var taskCount = gramian.GetLength(0);
         ValidateOrders(orders, taskCount);
         ArgumentNullException.ThrowIfNull(targets);

@@ -66,10 +66,10 @@ public sealed class IMTLG : IAggregator, IGramianWeighting
     public Tensor Aggregate(Tensor jacobian) => Jacobian.Combine(jacobian, Weights(Jacobian.Gramian(jacobian)));
 
     /// <summary>The weights α (update = αᵀJ), summing to 1 unless every gradient is zero or no such weights exist.</summary>
-    /// <exception cref="ArgumentException">The Gramian is not square, symmetric, finite and with a non-negative diagonal.</exception>
+    /// <exception cref="ArgumentException">The matrix cannot be a Gramian: it is not square, not finite or not symmetric, has a negative diagonal entry, or has an entry with |G_ij| &gt; √(G_ii G_jj).</exception>
     public double[] Weights(double[,] gramian)
     {
-        GramianMath.Validate(gramian);
+        gramian = GramianInput.Symmetrised(gramian, nameof(gramian));
         var weights = new double[gramian.GetLength(0)];
         var tasks = GramianMath.NonZeroTasks(gramian);
         var m = tasks.Length;

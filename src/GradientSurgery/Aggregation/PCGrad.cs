@@ -1,3 +1,4 @@
+using GradientSurgery.Aggregation.Solvers;
 using static TorchSharp.torch;
 
 namespace GradientSurgery.Aggregation;
@@ -89,7 +90,7 @@ public sealed class PCGrad : IAggregator, IGramianWeighting, IStateful
     /// <summary>The weights w (update = wᵀJ) for freshly drawn random orders.</summary>
     public double[] Weights(double[,] gramian)
     {
-        ValidateGramian(gramian);
+        GramianInput.RequireSquare(gramian, nameof(gramian));
         return Weights(gramian, DrawOrders(gramian.GetLength(0)));
     }
 
@@ -118,7 +119,7 @@ public sealed class PCGrad : IAggregator, IGramianWeighting, IStateful
     /// </summary>
     public static double[,] ProjectionCoefficients(double[,] gramian, IReadOnlyList<IReadOnlyList<int>> orders)
     {
-        ValidateGramian(gramian);
+        GramianInput.RequireSquare(gramian, nameof(gramian));
         var taskCount = gramian.GetLength(0);
         ValidateOrders(orders, taskCount);
         var coefficients = new double[taskCount, taskCount];
@@ -163,16 +164,6 @@ public sealed class PCGrad : IAggregator, IGramianWeighting, IStateful
             orders[i] = order;
         }
         return orders;
-    }
-
-    private static void ValidateGramian(double[,] gramian)
-    {
-        ArgumentNullException.ThrowIfNull(gramian);
-        if (gramian.GetLength(0) != gramian.GetLength(1) || gramian.GetLength(0) < 1)
-        {
-            throw new ArgumentException(
-                $"The Gramian must be a non-empty square matrix, but it is {gramian.GetLength(0)}×{gramian.GetLength(1)}.", nameof(gramian));
-        }
     }
 
     private static void ValidateOrders(IReadOnlyList<IReadOnlyList<int>> orders, int taskCount)

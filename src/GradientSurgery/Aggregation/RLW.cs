@@ -70,10 +70,10 @@ public sealed class RLW : IAggregator, IGramianWeighting, IStateful
     }
 
     /// <summary>Freshly drawn weights for the Gramian's number of tasks (the Gramian's values are not used).</summary>
-    /// <exception cref="ArgumentException">The Gramian is not square, symmetric, finite and with a non-negative diagonal.</exception>
+    /// <exception cref="ArgumentException">The matrix cannot be a Gramian: it is not square, not finite or not symmetric, has a negative diagonal entry, or has an entry with |G_ij| &gt; √(G_ii G_jj).</exception>
     public double[] Weights(double[,] gramian)
     {
-        GramianMath.Validate(gramian);
+        _ = GramianInput.Symmetrised(gramian, nameof(gramian));
         return DrawWeights(gramian.GetLength(0));
     }
 

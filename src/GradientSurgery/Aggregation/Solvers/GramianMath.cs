@@ -1,7 +1,7 @@
 namespace GradientSurgery.Aggregation.Solvers;
 
 /// <summary>
-/// Small dense linear algebra on T×T Gramians in float64: input checks, unit-gradient (cosine) matrices and a
+/// Small dense linear algebra on T×T Gramians in float64: unit-gradient (cosine) matrices and a
 /// symmetric eigendecomposition.
 /// </summary>
 /// <remarks>
@@ -14,49 +14,6 @@ namespace GradientSurgery.Aggregation.Solvers;
 /// </remarks>
 internal static class GramianMath
 {
-    /// <summary>Throws unless <paramref name="gramian"/> is a finite, non-empty, square, symmetric matrix with a non-negative diagonal.</summary>
-    public static void Validate(double[,] gramian, string parameterName = "gramian")
-    {
-        ArgumentNullException.ThrowIfNull(gramian, parameterName);
-        var n = gramian.GetLength(0);
-        if (n != gramian.GetLength(1) || n < 1)
-        {
-            throw new ArgumentException(
-                $"The Gramian must be a non-empty square matrix, but it is {gramian.GetLength(0)}×{gramian.GetLength(1)}.", parameterName);
-        }
-        var largestDiagonal = 0.0;
-        for (var i = 0; i < n; i++)
-        {
-            for (var j = 0; j < n; j++)
-            {
-                if (!double.IsFinite(gramian[i, j]))
-                {
-                    throw new ArgumentException($"The Gramian entry [{i}, {j}] is {gramian[i, j]}; every entry must be finite.", parameterName);
-                }
-            }
-            if (gramian[i, i] < 0.0)
-            {
-                throw new ArgumentException(
-                    $"The Gramian diagonal entry [{i}, {i}] is {gramian[i, i]}, but a squared gradient norm cannot be negative.", parameterName);
-            }
-            largestDiagonal = Math.Max(largestDiagonal, gramian[i, i]);
-        }
-        // A Gramian built by Jacobian.Gramian is exactly symmetric; the tolerance only admits matrices that a caller
-        // assembled in another order of summation.
-        var tolerance = 1e-9 * largestDiagonal;
-        for (var i = 0; i < n; i++)
-        {
-            for (var j = i + 1; j < n; j++)
-            {
-                if (Math.Abs(gramian[i, j] - gramian[j, i]) > tolerance)
-                {
-                    throw new ArgumentException(
-                        $"The Gramian is not symmetric: entry [{i}, {j}] is {gramian[i, j]} but entry [{j}, {i}] is {gramian[j, i]}.", parameterName);
-                }
-            }
-        }
-    }
-
     /// <summary>The gradient norms ‖g_i‖ = √G_ii.</summary>
     public static double[] Norms(double[,] gramian)
     {

@@ -1,7 +1,7 @@
 namespace GradientSurgery.Aggregation.Solvers;
 
 /// <summary>
-/// Small dense linear algebra on Gramians for the weighting solvers: argument checks, Cholesky, a Jacobi
+/// Small dense linear algebra on Gramians for the weighting solvers: Cholesky, a Jacobi
 /// eigen-decomposition, and the preparation shared by the Nash-MTL, FairGrad and CAGrad solvers (dropping
 /// zero gradients, normalising the scale, repairing rounding-induced indefiniteness, adding a relative ridge).
 /// </summary>
@@ -11,55 +11,6 @@ namespace GradientSurgery.Aggregation.Solvers;
 /// </remarks>
 internal static class PsdGramian
 {
-    /// <summary>
-    /// Checks that <paramref name="gramian"/> can be a Gramian (non-empty, square, finite, non-negative
-    /// diagonal, symmetric up to rounding) and returns an exactly symmetric copy.
-    /// </summary>
-    public static double[,] CheckedCopy(double[,] gramian, string parameterName)
-    {
-        ArgumentNullException.ThrowIfNull(gramian, parameterName);
-        var n = gramian.GetLength(0);
-        if (n != gramian.GetLength(1) || n < 1)
-        {
-            throw new ArgumentException(
-                $"The Gramian must be a non-empty square matrix, but it is {gramian.GetLength(0)}×{gramian.GetLength(1)}.", parameterName);
-        }
-        for (var i = 0; i < n; i++)
-        {
-            for (var j = 0; j < n; j++)
-            {
-                if (!double.IsFinite(gramian[i, j]))
-                {
-                    throw new ArgumentException($"The Gramian has a non-finite entry G[{i}, {j}] = {gramian[i, j]}.", parameterName);
-                }
-            }
-            if (gramian[i, i] < 0.0)
-            {
-                throw new ArgumentException(
-                    $"The Gramian has a negative diagonal entry G[{i}, {i}] = {gramian[i, i]}; a Gramian is positive semi-definite.", parameterName);
-            }
-        }
-        var copy = new double[n, n];
-        for (var i = 0; i < n; i++)
-        {
-            copy[i, i] = gramian[i, i];
-            for (var j = i + 1; j < n; j++)
-            {
-                var a = gramian[i, j];
-                var b = gramian[j, i];
-                // Rounding in J Jᵀ can break symmetry slightly; a larger gap means the caller passed something else.
-                var allowed = 1e-8 * (Math.Sqrt(gramian[i, i] * gramian[j, j]) + Math.Abs(a) + Math.Abs(b)) + double.Epsilon;
-                if (Math.Abs(a - b) > allowed)
-                {
-                    throw new ArgumentException(
-                        $"The Gramian is not symmetric: G[{i}, {j}] = {a} but G[{j}, {i}] = {b}.", parameterName);
-                }
-                copy[i, j] = copy[j, i] = 0.5 * (a + b);
-            }
-        }
-        return copy;
-    }
-
     /// <summary>
     /// The lower Cholesky factor of <paramref name="matrix"/>, or false when a pivot is not positive (the
     /// matrix is not numerically positive definite).
@@ -293,7 +244,7 @@ internal static class PsdGramian
     /// scaled so that the largest squared norm is 1, made positive semi-definite if rounding broke that, and
     /// with the relative ridge ρ·diag(G) added.
     /// </summary>
-    /// <param name="gramian">A Gramian that passed <see cref="CheckedCopy"/>.</param>
+    /// <param name="gramian">A Gramian that passed <see cref="GramianInput.Symmetrised"/>.</param>
     /// <param name="ridge">ρ ≥ 0.</param>
     public static PreparedGramian Prepare(double[,] gramian, double ridge)
     {
