@@ -41,7 +41,7 @@ public sealed class AlignedMTL : IAggregator, IGramianWeighting
     public const double Float32Epsilon = 1.1920928955078125e-7;
 
     /// <summary>2⁻⁵², the float64 machine epsilon: the rank tolerance's ε for Gramians of float64 Jacobians.</summary>
-    public const double Float64Epsilon = GramianMath.Eps;
+    public const double Float64Epsilon = DenseLinearAlgebra.Eps;
 
     private readonly double[]? _taskWeights;
 
@@ -124,7 +124,7 @@ public sealed class AlignedMTL : IAggregator, IGramianWeighting
             throw new ArgumentOutOfRangeException(nameof(rankEpsilon), rankEpsilon, "The rank tolerance's epsilon must be in [0, 1).");
         }
         var n = gramian.GetLength(0);
-        var (values, vectors) = GramianMath.SymmetricEigen(gramian);
+        var (values, vectors) = DenseLinearAlgebra.SymmetricEigen(gramian);
         var tolerance = n * rankEpsilon * Math.Max(values[0], 0.0);
         var rank = 0;
         while (rank < n && values[rank] > tolerance)

@@ -80,7 +80,7 @@ public sealed class ConFIG : IAggregator, IGramianWeighting
         }
 
         var cosines = GramianMath.CosineMatrix(gramian, tasks);
-        var (values, vectors) = GramianMath.SymmetricEigen(cosines);
+        var (values, vectors) = DenseLinearAlgebra.SymmetricEigen(cosines);
         var tolerance = RelativeTolerance * values[0];
 
         var beta = new double[m];

@@ -83,7 +83,7 @@ public sealed class IMTLG : IAggregator, IGramianWeighting
             return weights;
         }
 
-        var (values, vectors) = GramianMath.SymmetricEigen(GramianMath.CosineMatrix(gramian, tasks));
+        var (values, vectors) = DenseLinearAlgebra.SymmetricEigen(GramianMath.CosineMatrix(gramian, tasks));
         var tolerance = RelativeTolerance * values[0];
 
         // inverseNorm[a] ∝ 1/‖g_a‖, scaled by the smallest norm so that the entries lie in (0, 1] and nothing overflows.

@@ -91,38 +91,4 @@ internal static class GramianInput
         }
         return result;
     }
-
-    /// <summary>vᵀGv.</summary>
-    public static double Quadratic(double[,] gramian, IReadOnlyList<double> v)
-    {
-        var n = v.Count;
-        var sum = 0.0;
-        for (var i = 0; i < n; i++)
-        {
-            var row = 0.0;
-            for (var j = 0; j < n; j++)
-            {
-                row += gramian[i, j] * v[j];
-            }
-            sum += v[i] * row;
-        }
-        return sum;
-    }
-
-    /// <summary>Gv.</summary>
-    public static double[] Multiply(double[,] gramian, IReadOnlyList<double> v)
-    {
-        var n = v.Count;
-        var result = new double[n];
-        for (var i = 0; i < n; i++)
-        {
-            var row = 0.0;
-            for (var j = 0; j < n; j++)
-            {
-                row += gramian[i, j] * v[j];
-            }
-            result[i] = row;
-        }
-        return result;
-    }
 }

@@ -18,8 +18,8 @@ public sealed class DualConeProjectionTests
             var n = gramian.GetLength(0);
             var u = Enumerable.Range(0, n).Select(_ => random.NextDouble() * 2 - 0.5).ToArray();
             var w = DualConeProjection.Weights(gramian, u);
-            var product = GramianInput.Multiply(gramian, w);
-            var start = GramianInput.Multiply(gramian, u);
+            var product = DenseLinearAlgebra.Multiply(gramian, w);
+            var start = DenseLinearAlgebra.Multiply(gramian, u);
             // The solver's stated bound: g_j · π ≥ −τ (‖g_j‖ Σ_k (w_k − u_k) ‖g_k‖ + |g_j · Jᵀu|).
             var budget = Enumerable.Range(0, n).Sum(k => (w[k] - u[k]) * Math.Sqrt(gramian[k, k]));
             for (var j = 0; j < n; j++)
