@@ -83,7 +83,7 @@ public sealed class PCGrad : IAggregator, IGramianWeighting, IStateful
     public Tensor Aggregate(Tensor jacobian, IReadOnlyList<IReadOnlyList<int>> orders)
     {
         Jacobian.Validate(jacobian);
-        ValidateOrders(orders, (int)jacobian.shape[0]);
+        TaskOrders.Validate(orders, (int)jacobian.shape[0]);
         return Jacobian.Combine(jacobian, Weights(Jacobian.Gramian(jacobian), orders));
     }
 
@@ -121,7 +121,7 @@ public sealed class PCGrad : IAggregator, IGramianWeighting, IStateful
     {
         GramianInput.RequireSquare(gramian, nameof(gramian));
         var taskCount = gramian.GetLength(0);
-        ValidateOrders(orders, taskCount);
+        TaskOrders.Validate(orders, taskCount);
         var coefficients = new double[taskCount, taskCount];
         for (var i = 0; i < taskCount; i++)
         {
@@ -149,55 +149,5 @@ public sealed class PCGrad : IAggregator, IGramianWeighting, IStateful
     }
 
     /// <summary>Draws, for every task i, an independent uniformly random order over the other tasks.</summary>
-    public IReadOnlyList<IReadOnlyList<int>> DrawOrders(int taskCount)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(taskCount);
-        var orders = new int[taskCount][];
-        for (var i = 0; i < taskCount; i++)
-        {
-            var order = Enumerable.Range(0, taskCount).Where(j => j != i).ToArray();
-            for (var k = order.Length - 1; k > 0; k--)
-            {
-                var pick = _random.NextInt(k + 1);
-                (order[k], order[pick]) = (order[pick], order[k]);
-            }
-            orders[i] = order;
-        }
-        return orders;
-    }
-
-    private static void ValidateOrders(IReadOnlyList<IReadOnlyList<int>> orders, int taskCount)
-    {
-        ArgumentNullException.ThrowIfNull(orders);
-        if (orders.Count != taskCount)
-        {
-            throw new ArgumentException($"Expected one order per task ({taskCount}), got {orders.Count}.", nameof(orders));
-        }
-        for (var i = 0; i < taskCount; i++)
-        {
-            var order = orders[i] ?? throw new ArgumentException($"The order of task {i} is null.", nameof(orders));
-            var seen = new bool[taskCount];
-            foreach (var j in order)
-            {
-                if (j < 0 || j >= taskCount)
-                {
-                    throw new ArgumentException($"The order of task {i} contains {j}, which is not a task index (0..{taskCount - 1}).", nameof(orders));
-                }
-                if (j == i)
-                {
-                    throw new ArgumentException($"The order of task {i} contains {i} itself; Algorithm 1 visits only the other tasks.", nameof(orders));
-                }
-                if (seen[j])
-                {
-                    throw new ArgumentException($"The order of task {i} visits task {j} twice.", nameof(orders));
-                }
-                seen[j] = true;
-            }
-            if (order.Count != taskCount - 1)
-            {
-                throw new ArgumentException(
-                    $"The order of task {i} must list each of the other {taskCount - 1} tasks once, but it has {order.Count} entries.", nameof(orders));
-            }
-        }
-    }
+    public IReadOnlyList<IReadOnlyList<int>> DrawOrders(int taskCount) => TaskOrders.Draw(_random, taskCount);
 }
