@@ -73,7 +73,7 @@ public sealed class GradVac : IAggregator, IGramianWeighting, IStateful
         Beta = beta;
         InitialTarget = initialTarget;
         Reduction = reduction;
-        _random = new SplitMix64(unchecked((ulong)(seed ?? Random.Shared.NextInt64())));
+        _random = StateFormat.SeededGenerator(seed);
     }
 
     /// <summary>The EMA rate β of the target similarities.</summary>
@@ -101,9 +101,7 @@ public sealed class GradVac : IAggregator, IGramianWeighting, IStateful
     /// <inheritdoc />
     public void SaveState(BinaryWriter writer)
     {
-        ArgumentNullException.ThrowIfNull(writer);
-        writer.Write(StateTag);
-        writer.Write(RandomState);
+        StateFormat.WriteSeeded(writer, StateTag, _random);
         var taskCount = _targets?.GetLength(0) ?? 0;
         writer.Write(taskCount);
         for (var i = 0; i < taskCount; i++)
@@ -118,13 +116,7 @@ public sealed class GradVac : IAggregator, IGramianWeighting, IStateful
     /// <inheritdoc />
     public void LoadState(BinaryReader reader)
     {
-        ArgumentNullException.ThrowIfNull(reader);
-        var tag = reader.ReadString();
-        if (tag != StateTag)
-        {
-            throw new InvalidDataException($"Expected GradVac state ({StateTag}), found '{tag}'.");
-        }
-        var randomState = reader.ReadUInt64();
+        var randomState = StateFormat.ReadSeeded(reader, StateTag, "GradVac");
         var taskCount = reader.ReadInt32();
         if (taskCount < 0 || taskCount > 100_000)
         {

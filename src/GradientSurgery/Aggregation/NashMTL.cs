@@ -115,12 +115,7 @@ public sealed class NashMTL : IAggregator, IGramianWeighting, IStateful
     /// <inheritdoc />
     public void LoadState(BinaryReader reader)
     {
-        ArgumentNullException.ThrowIfNull(reader);
-        var tag = reader.ReadString();
-        if (tag != StateTag)
-        {
-            throw new InvalidDataException($"Expected Nash-MTL state ({StateTag}), found '{tag}'.");
-        }
+        StateFormat.ReadTag(reader, StateTag, "Nash-MTL");
         var step = reader.ReadInt64();
         var count = reader.ReadInt32();
         if (step < 0 || count < -1 || count > 1_000_000)

@@ -39,7 +39,7 @@ public sealed class PCGrad : IAggregator, IGramianWeighting, IStateful
             throw new ArgumentOutOfRangeException(nameof(reduction), reduction, "Unknown reduction.");
         }
         Reduction = reduction;
-        _random = new SplitMix64(unchecked((ulong)(seed ?? Random.Shared.NextInt64())));
+        _random = StateFormat.SeededGenerator(seed);
     }
 
     /// <summary>Sum or mean of the projected gradients.</summary>
@@ -56,24 +56,10 @@ public sealed class PCGrad : IAggregator, IGramianWeighting, IStateful
     }
 
     /// <inheritdoc />
-    public void SaveState(BinaryWriter writer)
-    {
-        ArgumentNullException.ThrowIfNull(writer);
-        writer.Write(StateTag);
-        writer.Write(RandomState);
-    }
+    public void SaveState(BinaryWriter writer) => StateFormat.WriteSeeded(writer, StateTag, _random);
 
     /// <inheritdoc />
-    public void LoadState(BinaryReader reader)
-    {
-        ArgumentNullException.ThrowIfNull(reader);
-        var tag = reader.ReadString();
-        if (tag != StateTag)
-        {
-            throw new InvalidDataException($"Expected PCGrad state ({StateTag}), found '{tag}'.");
-        }
-        RandomState = reader.ReadUInt64();
-    }
+    public void LoadState(BinaryReader reader) => RandomState = StateFormat.ReadSeeded(reader, StateTag, "PCGrad");
 
     /// <summary>PCGrad with fresh random orders: a P-vector of the Jacobian's dtype and device.</summary>
     public Tensor Aggregate(Tensor jacobian) => Jacobian.Combine(jacobian, Weights(Jacobian.Gramian(jacobian)));
