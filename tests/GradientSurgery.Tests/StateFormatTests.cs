@@ -1,5 +1,3 @@
-using GradientSurgery.Aggregation;
-
 namespace GradientSurgery.Tests;
 
 public sealed class StateFormatTests
