@@ -1,5 +1,5 @@
 using GradientSurgery.Aggregation.Solvers;
-using static GradientSurgery.Tests.Aggregation.Solvers.DenseTestMatrices;
+using static GradientSurgery.Tests.Aggregation.TestJacobians;
 using static TorchSharp.torch;
 
 namespace GradientSurgery.Tests.Aggregation.Solvers;

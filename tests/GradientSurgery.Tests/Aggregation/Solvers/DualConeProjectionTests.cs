@@ -43,7 +43,7 @@ public sealed class DualConeProjectionTests
         {
             using var scope = NewDisposeScope();
             var tasks = 2 + trial % 3;
-            var jacobian = TestJacobians.Random(tasks, 2 + trial % 4, 23 + trial);
+            var jacobian = TestJacobians.RandomJacobian(tasks, 2 + trial % 4, 23 + trial);
             var u = Enumerable.Range(0, tasks).Select(_ => random.NextDouble() * 2 - 0.5).ToArray();
             var w = DualConeProjection.Weights(Jacobian.Gramian(jacobian), u);
             var projection = Jacobian.Combine(jacobian, w).data<double>().ToArray();
