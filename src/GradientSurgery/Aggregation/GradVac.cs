@@ -176,19 +176,7 @@ public sealed class GradVac : IAggregator, IGramianWeighting, IStateful
         EnsureTaskCount(taskCount);
         _targets ??= CreateTargets(taskCount);
 
-        var coefficients = AdjustmentCoefficients(gramian, orders, _targets, Beta);
-        var scale = Reduction == Reduction.Mean ? 1.0 / taskCount : 1.0;
-        var weights = new double[taskCount];
-        for (var j = 0; j < taskCount; j++)
-        {
-            var sum = 0.0;
-            for (var i = 0; i < taskCount; i++)
-            {
-                sum += coefficients[i, j];
-            }
-            weights[j] = sum * scale;
-        }
-        return weights;
+        return Reduction.Combine(AdjustmentCoefficients(gramian, orders, _targets, Beta));
     }
 
     /// <summary>

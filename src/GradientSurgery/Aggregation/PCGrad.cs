@@ -81,23 +81,8 @@ public sealed class PCGrad : IAggregator, IGramianWeighting, IStateful
     }
 
     /// <summary>The weights w (update = wᵀJ) for the given orders.</summary>
-    public double[] Weights(double[,] gramian, IReadOnlyList<IReadOnlyList<int>> orders)
-    {
-        var coefficients = ProjectionCoefficients(gramian, orders);
-        var taskCount = gramian.GetLength(0);
-        var scale = Reduction == Reduction.Mean ? 1.0 / taskCount : 1.0;
-        var weights = new double[taskCount];
-        for (var j = 0; j < taskCount; j++)
-        {
-            var sum = 0.0;
-            for (var i = 0; i < taskCount; i++)
-            {
-                sum += coefficients[i, j];
-            }
-            weights[j] = sum * scale;
-        }
-        return weights;
-    }
+    public double[] Weights(double[,] gramian, IReadOnlyList<IReadOnlyList<int>> orders) =>
+        Reduction.Combine(ProjectionCoefficients(gramian, orders));
 
     /// <summary>
     /// The coefficient matrix C of Algorithm 1 in Gramian space: row i holds the coefficients of task i's
