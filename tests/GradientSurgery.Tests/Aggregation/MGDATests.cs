@@ -1,4 +1,5 @@
 using GradientSurgery.Aggregation;
+using static GradientSurgery.Tests.Aggregation.TestJacobians;
 using static TorchSharp.torch;
 
 namespace GradientSurgery.Tests.Aggregation;
@@ -192,11 +193,7 @@ public sealed class MGDATests
     public void KeepsTheJacobiansDtype()
     {
         using var scope = NewDisposeScope();
-        var jacobian = TestJacobians.RandomJacobian(4, 30, 10);
-        var reference = new MGDA().Aggregate(jacobian);
-        var update = new MGDA().Aggregate(jacobian.to(ScalarType.Float32));
-        Assert.Equal(ScalarType.Float32, update.dtype);
-        Assert.True(update.to(ScalarType.Float64).allclose(reference, rtol: 1e-4, atol: 1e-5));
+        AssertKeepsTheJacobiansDtype(() => new MGDA(), RandomJacobian(4, 30, 10), atol: 1e-5);
     }
 
     private static void AssertClose(double[] expected, double[] actual, double tolerance)

@@ -1,3 +1,4 @@
+using GradientSurgery.Aggregation;
 using static TorchSharp.torch;
 
 namespace GradientSurgery.Tests.Aggregation;
@@ -285,5 +286,35 @@ internal static class TestJacobians
         {
             Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-14 * (1 + Math.Abs(expected[i])), $"[{i}]: expected {expected[i]}, got {actual[i]}");
         }
+    }
+
+    /// <summary>
+    /// Asserts that an aggregator returns a float32 update for a float32 Jacobian, within the tolerances of the
+    /// float64 update of the same Jacobian (a fresh aggregator from <paramref name="create"/> for each).
+    /// </summary>
+    public static void AssertKeepsTheJacobiansDtype(Func<IAggregator> create, Tensor jacobian, double rtol = 1e-4, double atol = 1e-4)
+    {
+        var reference = create().Aggregate(jacobian);
+        var update = create().Aggregate(jacobian.to(ScalarType.Float32));
+        Assert.Equal(ScalarType.Float32, update.dtype);
+        Assert.True(update.to(ScalarType.Float64).allclose(reference, rtol: rtol, atol: atol));
+    }
+
+    /// <summary>Saves the state of <paramref name="source"/> and loads it into <paramref name="target"/>.</summary>
+    public static void CopyState(IStateful source, IStateful target)
+    {
+        using var stream = new MemoryStream();
+        source.SaveState(new BinaryWriter(stream));
+        stream.Position = 0;
+        target.LoadState(new BinaryReader(stream));
+    }
+
+    /// <summary>The message of the <see cref="InvalidDataException"/> with which <paramref name="target"/> refuses the state saved by <paramref name="foreign"/>.</summary>
+    public static string RefusalMessage(IStateful target, IStateful foreign)
+    {
+        using var stream = new MemoryStream();
+        foreign.SaveState(new BinaryWriter(stream));
+        stream.Position = 0;
+        return Assert.Throws<InvalidDataException>(() => target.LoadState(new BinaryReader(stream))).Message;
     }
 }
