@@ -41,7 +41,7 @@ public sealed class AlignedMTL : IAggregator, IGramianWeighting
     public const double Float32Epsilon = 1.1920928955078125e-7;
 
     /// <summary>2⁻⁵², the float64 machine epsilon: the rank tolerance's ε for Gramians of float64 Jacobians.</summary>
-    public const double Float64Epsilon = GramianMath.Eps;
+    public const double Float64Epsilon = DenseLinearAlgebra.Eps;
 
     private readonly double[]? _taskWeights;
 
@@ -115,16 +115,16 @@ public sealed class AlignedMTL : IAggregator, IGramianWeighting
     /// </summary>
     /// <param name="gramian">G = J Jᵀ.</param>
     /// <param name="rankEpsilon">Eigenvalues up to T·ε·λ_max count as zero.</param>
-    /// <exception cref="ArgumentException">The Gramian is not square, symmetric, finite and with a non-negative diagonal.</exception>
+    /// <exception cref="ArgumentException">The matrix cannot be a Gramian: it is not square, not finite or not symmetric, has a negative diagonal entry, or has an entry with |G_ij| &gt; √(G_ii G_jj).</exception>
     public static double[,] BalanceMatrix(double[,] gramian, double rankEpsilon = Float32Epsilon)
     {
-        GramianMath.Validate(gramian);
+        gramian = GramianInput.Symmetrised(gramian, nameof(gramian));
         if (!double.IsFinite(rankEpsilon) || rankEpsilon < 0.0 || rankEpsilon >= 1.0)
         {
             throw new ArgumentOutOfRangeException(nameof(rankEpsilon), rankEpsilon, "The rank tolerance's epsilon must be in [0, 1).");
         }
         var n = gramian.GetLength(0);
-        var (values, vectors) = GramianMath.SymmetricEigen(gramian);
+        var (values, vectors) = DenseLinearAlgebra.SymmetricEigen(gramian);
         var tolerance = n * rankEpsilon * Math.Max(values[0], 0.0);
         var rank = 0;
         while (rank < n && values[rank] > tolerance)

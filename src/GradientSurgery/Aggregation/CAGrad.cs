@@ -67,10 +67,10 @@ public sealed class CAGrad : IAggregator, IGramianWeighting
     public Tensor Aggregate(Tensor jacobian) => Jacobian.Combine(jacobian, Weights(Jacobian.Gramian(jacobian)));
 
     /// <summary>The weights λ = 1/T + (√φ/‖g_w‖) w of the update Σ_i λ_i g_i (divided by 1 + c² when <see cref="Rescale"/>).</summary>
-    /// <exception cref="ArgumentException">The Gramian is not a finite, symmetric, square matrix with a non-negative diagonal.</exception>
+    /// <exception cref="ArgumentException">The matrix cannot be a Gramian: it is not square, not finite or not symmetric, has a negative diagonal entry, or has an entry with |G_ij| &gt; √(G_ii G_jj).</exception>
     public double[] Weights(double[,] gramian)
     {
-        var checkedGramian = PsdGramian.CheckedCopy(gramian, nameof(gramian));
+        var checkedGramian = GramianInput.Symmetrised(gramian, nameof(gramian));
         var weights = CAGradDualSolver.Solve(checkedGramian, C).Weights;
         if (Rescale)
         {

@@ -67,10 +67,10 @@ public sealed class ConFIG : IAggregator, IGramianWeighting
     public Tensor Aggregate(Tensor jacobian) => Jacobian.Combine(jacobian, Weights(Jacobian.Gramian(jacobian)));
 
     /// <summary>The weights w with g_ConFIG = wᵀJ.</summary>
-    /// <exception cref="ArgumentException">The Gramian is not square, symmetric, finite and with a non-negative diagonal.</exception>
+    /// <exception cref="ArgumentException">The matrix cannot be a Gramian: it is not square, not finite or not symmetric, has a negative diagonal entry, or has an entry with |G_ij| &gt; √(G_ii G_jj).</exception>
     public double[] Weights(double[,] gramian)
     {
-        GramianMath.Validate(gramian);
+        gramian = GramianInput.Symmetrised(gramian, nameof(gramian));
         var weights = new double[gramian.GetLength(0)];
         var tasks = GramianMath.NonZeroTasks(gramian);
         var m = tasks.Length;
@@ -80,7 +80,7 @@ public sealed class ConFIG : IAggregator, IGramianWeighting
         }
 
         var cosines = GramianMath.CosineMatrix(gramian, tasks);
-        var (values, vectors) = GramianMath.SymmetricEigen(cosines);
+        var (values, vectors) = DenseLinearAlgebra.SymmetricEigen(cosines);
         var tolerance = RelativeTolerance * values[0];
 
         var beta = new double[m];

@@ -59,10 +59,10 @@ public sealed class FairGrad : IAggregator, IGramianWeighting
     public Tensor Aggregate(Tensor jacobian) => Jacobian.Combine(jacobian, Weights(Jacobian.Gramian(jacobian)));
 
     /// <summary>The weights w solving (G + ρ·diag G) w = w^(−1/α), with w_i = 0 for zero gradients.</summary>
-    /// <exception cref="ArgumentException">The Gramian is not a finite, symmetric, square matrix with a non-negative diagonal.</exception>
+    /// <exception cref="ArgumentException">The matrix cannot be a Gramian: it is not square, not finite or not symmetric, has a negative diagonal entry, or has an entry with |G_ij| &gt; √(G_ii G_jj).</exception>
     public double[] Weights(double[,] gramian)
     {
-        var checkedGramian = PsdGramian.CheckedCopy(gramian, nameof(gramian));
+        var checkedGramian = GramianInput.Symmetrised(gramian, nameof(gramian));
         return BargainingSolver.Solve(checkedGramian, 1.0 / Alpha, Ridge).Weights;
     }
 }

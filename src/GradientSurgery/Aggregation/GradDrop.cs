@@ -46,7 +46,7 @@ public sealed class GradDrop : IAggregator, IStateful
     {
         ValidateLeak(leak, nameof(leak), null);
         _leak = leak;
-        _random = new SplitMix64(unchecked((ulong)(seed ?? Random.Shared.NextInt64())));
+        _random = StateFormat.SeededGenerator(seed);
     }
 
     /// <summary>Creates the aggregator with a leak per task.</summary>
@@ -64,7 +64,7 @@ public sealed class GradDrop : IAggregator, IStateful
             ValidateLeak(leaks[i], nameof(leaks), i);
         }
         _leaks = leaks.ToArray();
-        _random = new SplitMix64(unchecked((ulong)(seed ?? Random.Shared.NextInt64())));
+        _random = StateFormat.SeededGenerator(seed);
     }
 
     /// <summary>The leak of task <paramref name="task"/>.</summary>
@@ -78,24 +78,10 @@ public sealed class GradDrop : IAggregator, IStateful
     }
 
     /// <inheritdoc />
-    public void SaveState(BinaryWriter writer)
-    {
-        ArgumentNullException.ThrowIfNull(writer);
-        writer.Write(StateTag);
-        writer.Write(RandomState);
-    }
+    public void SaveState(BinaryWriter writer) => StateFormat.WriteSeeded(writer, StateTag, _random);
 
     /// <inheritdoc />
-    public void LoadState(BinaryReader reader)
-    {
-        ArgumentNullException.ThrowIfNull(reader);
-        var tag = reader.ReadString();
-        if (tag != StateTag)
-        {
-            throw new InvalidDataException($"Expected GradDrop state ({StateTag}), found '{tag}'.");
-        }
-        RandomState = reader.ReadUInt64();
-    }
+    public void LoadState(BinaryReader reader) => RandomState = StateFormat.ReadSeeded(reader, StateTag, "GradDrop");
 
     /// <summary>GradDrop with fresh uniform samples: a P-vector of the Jacobian's dtype and device.</summary>
     /// <exception cref="ArgumentException">Invalid Jacobian, or a row count that differs from the number of per-task leaks.</exception>

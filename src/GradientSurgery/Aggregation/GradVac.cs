@@ -73,7 +73,7 @@ public sealed class GradVac : IAggregator, IGramianWeighting, IStateful
         Beta = beta;
         InitialTarget = initialTarget;
         Reduction = reduction;
-        _random = new SplitMix64(unchecked((ulong)(seed ?? Random.Shared.NextInt64())));
+        _random = StateFormat.SeededGenerator(seed);
     }
 
     /// <summary>The EMA rate β of the target similarities.</summary>
@@ -101,9 +101,7 @@ public sealed class GradVac : IAggregator, IGramianWeighting, IStateful
     /// <inheritdoc />
     public void SaveState(BinaryWriter writer)
     {
-        ArgumentNullException.ThrowIfNull(writer);
-        writer.Write(StateTag);
-        writer.Write(RandomState);
+        StateFormat.WriteSeeded(writer, StateTag, _random);
         var taskCount = _targets?.GetLength(0) ?? 0;
         writer.Write(taskCount);
         for (var i = 0; i < taskCount; i++)
@@ -118,13 +116,7 @@ public sealed class GradVac : IAggregator, IGramianWeighting, IStateful
     /// <inheritdoc />
     public void LoadState(BinaryReader reader)
     {
-        ArgumentNullException.ThrowIfNull(reader);
-        var tag = reader.ReadString();
-        if (tag != StateTag)
-        {
-            throw new InvalidDataException($"Expected GradVac state ({StateTag}), found '{tag}'.");
-        }
-        var randomState = reader.ReadUInt64();
+        var randomState = StateFormat.ReadSeeded(reader, StateTag, "GradVac");
         var taskCount = reader.ReadInt32();
         if (taskCount < 0 || taskCount > 100_000)
         {
@@ -159,14 +151,14 @@ public sealed class GradVac : IAggregator, IGramianWeighting, IStateful
     public Tensor Aggregate(Tensor jacobian, IReadOnlyList<IReadOnlyList<int>> orders)
     {
         Jacobian.Validate(jacobian);
-        ValidateOrders(orders, (int)jacobian.shape[0]);
+        TaskOrders.Validate(orders, (int)jacobian.shape[0]);
         return Jacobian.Combine(jacobian, Weights(Jacobian.Gramian(jacobian), orders));
     }
 
     /// <summary>The weights w (update = wᵀJ) for freshly drawn random orders. Updates the targets.</summary>
     public double[] Weights(double[,] gramian)
     {
-        GramianMath.Validate(gramian);
+        gramian = GramianInput.Symmetrised(gramian, nameof(gramian));
         EnsureTaskCount(gramian.GetLength(0));
         return Weights(gramian, DrawOrders(gramian.GetLength(0)));
     }
@@ -178,25 +170,13 @@ public sealed class GradVac : IAggregator, IGramianWeighting, IStateful
     /// </exception>
     public double[] Weights(double[,] gramian, IReadOnlyList<IReadOnlyList<int>> orders)
     {
-        GramianMath.Validate(gramian);
+        gramian = GramianInput.Symmetrised(gramian, nameof(gramian));
         var taskCount = gramian.GetLength(0);
-        ValidateOrders(orders, taskCount);
+        TaskOrders.Validate(orders, taskCount);
         EnsureTaskCount(taskCount);
         _targets ??= CreateTargets(taskCount);
 
-        var coefficients = AdjustmentCoefficients(gramian, orders, _targets, Beta);
-        var scale = Reduction == Reduction.Mean ? 1.0 / taskCount : 1.0;
-        var weights = new double[taskCount];
-        for (var j = 0; j < taskCount; j++)
-        {
-            var sum = 0.0;
-            for (var i = 0; i < taskCount; i++)
-            {
-                sum += coefficients[i, j];
-            }
-            weights[j] = sum * scale;
-        }
-        return weights;
+        return Reduction.Combine(AdjustmentCoefficients(gramian, orders, _targets, Beta));
     }
 
     /// <summary>
@@ -207,9 +187,9 @@ public sealed class GradVac : IAggregator, IGramianWeighting, IStateful
     public static double[,] AdjustmentCoefficients(
         double[,] gramian, IReadOnlyList<IReadOnlyList<int>> orders, double[,] targets, double beta)
     {
-        GramianMath.Validate(gramian);
+        gramian = GramianInput.Symmetrised(gramian, nameof(gramian));
         var taskCount = gramian.GetLength(0);
-        ValidateOrders(orders, taskCount);
+        TaskOrders.Validate(orders, taskCount);
         ArgumentNullException.ThrowIfNull(targets);
         if (targets.GetLength(0) != taskCount || targets.GetLength(1) != taskCount)
         {
@@ -268,22 +248,7 @@ public sealed class GradVac : IAggregator, IGramianWeighting, IStateful
     }
 
     /// <summary>Draws, for every task i, an independent uniformly random order over the other tasks (as <see cref="PCGrad.DrawOrders"/>).</summary>
-    public IReadOnlyList<IReadOnlyList<int>> DrawOrders(int taskCount)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(taskCount);
-        var orders = new int[taskCount][];
-        for (var i = 0; i < taskCount; i++)
-        {
-            var order = Enumerable.Range(0, taskCount).Where(j => j != i).ToArray();
-            for (var k = order.Length - 1; k > 0; k--)
-            {
-                var pick = _random.NextInt(k + 1);
-                (order[k], order[pick]) = (order[pick], order[k]);
-            }
-            orders[i] = order;
-        }
-        return orders;
-    }
+    public IReadOnlyList<IReadOnlyList<int>> DrawOrders(int taskCount) => TaskOrders.Draw(_random, taskCount);
 
     private double[,] CreateTargets(int taskCount)
     {
@@ -304,41 +269,6 @@ public sealed class GradVac : IAggregator, IGramianWeighting, IStateful
         {
             throw new ArgumentException(
                 $"GradVac keeps targets for {_targets.GetLength(0)} tasks, but this Jacobian has {taskCount}; call Reset() to start over with a new task set.");
-        }
-    }
-
-    private static void ValidateOrders(IReadOnlyList<IReadOnlyList<int>> orders, int taskCount)
-    {
-        ArgumentNullException.ThrowIfNull(orders);
-        if (orders.Count != taskCount)
-        {
-            throw new ArgumentException($"Expected one order per task ({taskCount}), got {orders.Count}.", nameof(orders));
-        }
-        for (var i = 0; i < taskCount; i++)
-        {
-            var order = orders[i] ?? throw new ArgumentException($"The order of task {i} is null.", nameof(orders));
-            var seen = new bool[taskCount];
-            foreach (var j in order)
-            {
-                if (j < 0 || j >= taskCount)
-                {
-                    throw new ArgumentException($"The order of task {i} contains {j}, which is not a task index (0..{taskCount - 1}).", nameof(orders));
-                }
-                if (j == i)
-                {
-                    throw new ArgumentException($"The order of task {i} contains {i} itself; Algorithm 1 visits only the other tasks.", nameof(orders));
-                }
-                if (seen[j])
-                {
-                    throw new ArgumentException($"The order of task {i} visits task {j} twice.", nameof(orders));
-                }
-                seen[j] = true;
-            }
-            if (order.Count != taskCount - 1)
-            {
-                throw new ArgumentException(
-                    $"The order of task {i} must list each of the other {taskCount - 1} tasks once, but it has {order.Count} entries.", nameof(orders));
-            }
         }
     }
 }

@@ -66,10 +66,10 @@ public sealed class IMTLG : IAggregator, IGramianWeighting
     public Tensor Aggregate(Tensor jacobian) => Jacobian.Combine(jacobian, Weights(Jacobian.Gramian(jacobian)));
 
     /// <summary>The weights α (update = αᵀJ), summing to 1 unless every gradient is zero or no such weights exist.</summary>
-    /// <exception cref="ArgumentException">The Gramian is not square, symmetric, finite and with a non-negative diagonal.</exception>
+    /// <exception cref="ArgumentException">The matrix cannot be a Gramian: it is not square, not finite or not symmetric, has a negative diagonal entry, or has an entry with |G_ij| &gt; √(G_ii G_jj).</exception>
     public double[] Weights(double[,] gramian)
     {
-        GramianMath.Validate(gramian);
+        gramian = GramianInput.Symmetrised(gramian, nameof(gramian));
         var weights = new double[gramian.GetLength(0)];
         var tasks = GramianMath.NonZeroTasks(gramian);
         var m = tasks.Length;
@@ -83,7 +83,7 @@ public sealed class IMTLG : IAggregator, IGramianWeighting
             return weights;
         }
 
-        var (values, vectors) = GramianMath.SymmetricEigen(GramianMath.CosineMatrix(gramian, tasks));
+        var (values, vectors) = DenseLinearAlgebra.SymmetricEigen(GramianMath.CosineMatrix(gramian, tasks));
         var tolerance = RelativeTolerance * values[0];
 
         // inverseNorm[a] ∝ 1/‖g_a‖, scaled by the smallest norm so that the entries lie in (0, 1] and nothing overflows.

@@ -87,17 +87,17 @@ public sealed class NashMTL : IAggregator, IGramianWeighting, IStateful
     /// with <see cref="UpdateWeightsEvery"/> &gt; 1, the last solution on the calls in between (a new solution
     /// whenever the number of tasks changes).
     /// </summary>
-    /// <exception cref="ArgumentException">The Gramian is not a finite, symmetric, square matrix with a non-negative diagonal.</exception>
+    /// <exception cref="ArgumentException">The matrix cannot be a Gramian: it is not square, not finite or not symmetric, has a negative diagonal entry, or has an entry with |G_ij| &gt; √(G_ii G_jj).</exception>
     public double[] Weights(double[,] gramian)
     {
         // Checked even when α is reused, so that a malformed Gramian never passes silently.
-        var checkedGramian = PsdGramian.CheckedCopy(gramian, nameof(gramian));
+        var checkedGramian = GramianInput.Symmetrised(gramian, nameof(gramian));
         return TryReuse(checkedGramian.GetLength(0), out var reused) ? reused : Remember(SolveChecked(checkedGramian));
     }
 
     /// <summary>Solves the bargaining condition for <paramref name="gramian"/>, ignoring and not touching the reuse state.</summary>
-    /// <exception cref="ArgumentException">The Gramian is not a finite, symmetric, square matrix with a non-negative diagonal.</exception>
-    public static double[] Solution(double[,] gramian) => SolveChecked(PsdGramian.CheckedCopy(gramian, nameof(gramian)));
+    /// <exception cref="ArgumentException">The matrix cannot be a Gramian: it is not square, not finite or not symmetric, has a negative diagonal entry, or has an entry with |G_ij| &gt; √(G_ii G_jj).</exception>
+    public static double[] Solution(double[,] gramian) => SolveChecked(GramianInput.Symmetrised(gramian, nameof(gramian)));
 
     /// <inheritdoc />
     public void SaveState(BinaryWriter writer)
@@ -115,12 +115,7 @@ public sealed class NashMTL : IAggregator, IGramianWeighting, IStateful
     /// <inheritdoc />
     public void LoadState(BinaryReader reader)
     {
-        ArgumentNullException.ThrowIfNull(reader);
-        var tag = reader.ReadString();
-        if (tag != StateTag)
-        {
-            throw new InvalidDataException($"Expected Nash-MTL state ({StateTag}), found '{tag}'.");
-        }
+        StateFormat.ReadTag(reader, StateTag, "Nash-MTL");
         var step = reader.ReadInt64();
         var count = reader.ReadInt32();
         if (step < 0 || count < -1 || count > 1_000_000)

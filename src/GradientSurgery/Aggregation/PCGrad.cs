@@ -1,3 +1,4 @@
+using GradientSurgery.Aggregation.Solvers;
 using static TorchSharp.torch;
 
 namespace GradientSurgery.Aggregation;
@@ -38,7 +39,7 @@ public sealed class PCGrad : IAggregator, IGramianWeighting, IStateful
             throw new ArgumentOutOfRangeException(nameof(reduction), reduction, "Unknown reduction.");
         }
         Reduction = reduction;
-        _random = new SplitMix64(unchecked((ulong)(seed ?? Random.Shared.NextInt64())));
+        _random = StateFormat.SeededGenerator(seed);
     }
 
     /// <summary>Sum or mean of the projected gradients.</summary>
@@ -55,24 +56,10 @@ public sealed class PCGrad : IAggregator, IGramianWeighting, IStateful
     }
 
     /// <inheritdoc />
-    public void SaveState(BinaryWriter writer)
-    {
-        ArgumentNullException.ThrowIfNull(writer);
-        writer.Write(StateTag);
-        writer.Write(RandomState);
-    }
+    public void SaveState(BinaryWriter writer) => StateFormat.WriteSeeded(writer, StateTag, _random);
 
     /// <inheritdoc />
-    public void LoadState(BinaryReader reader)
-    {
-        ArgumentNullException.ThrowIfNull(reader);
-        var tag = reader.ReadString();
-        if (tag != StateTag)
-        {
-            throw new InvalidDataException($"Expected PCGrad state ({StateTag}), found '{tag}'.");
-        }
-        RandomState = reader.ReadUInt64();
-    }
+    public void LoadState(BinaryReader reader) => RandomState = StateFormat.ReadSeeded(reader, StateTag, "PCGrad");
 
     /// <summary>PCGrad with fresh random orders: a P-vector of the Jacobian's dtype and device.</summary>
     public Tensor Aggregate(Tensor jacobian) => Jacobian.Combine(jacobian, Weights(Jacobian.Gramian(jacobian)));
@@ -82,35 +69,20 @@ public sealed class PCGrad : IAggregator, IGramianWeighting, IStateful
     public Tensor Aggregate(Tensor jacobian, IReadOnlyList<IReadOnlyList<int>> orders)
     {
         Jacobian.Validate(jacobian);
-        ValidateOrders(orders, (int)jacobian.shape[0]);
+        TaskOrders.Validate(orders, (int)jacobian.shape[0]);
         return Jacobian.Combine(jacobian, Weights(Jacobian.Gramian(jacobian), orders));
     }
 
     /// <summary>The weights w (update = wᵀJ) for freshly drawn random orders.</summary>
     public double[] Weights(double[,] gramian)
     {
-        ValidateGramian(gramian);
+        GramianInput.RequireSquare(gramian, nameof(gramian));
         return Weights(gramian, DrawOrders(gramian.GetLength(0)));
     }
 
     /// <summary>The weights w (update = wᵀJ) for the given orders.</summary>
-    public double[] Weights(double[,] gramian, IReadOnlyList<IReadOnlyList<int>> orders)
-    {
-        var coefficients = ProjectionCoefficients(gramian, orders);
-        var taskCount = gramian.GetLength(0);
-        var scale = Reduction == Reduction.Mean ? 1.0 / taskCount : 1.0;
-        var weights = new double[taskCount];
-        for (var j = 0; j < taskCount; j++)
-        {
-            var sum = 0.0;
-            for (var i = 0; i < taskCount; i++)
-            {
-                sum += coefficients[i, j];
-            }
-            weights[j] = sum * scale;
-        }
-        return weights;
-    }
+    public double[] Weights(double[,] gramian, IReadOnlyList<IReadOnlyList<int>> orders) =>
+        Reduction.Combine(ProjectionCoefficients(gramian, orders));
 
     /// <summary>
     /// The coefficient matrix C of Algorithm 1 in Gramian space: row i holds the coefficients of task i's
@@ -118,9 +90,9 @@ public sealed class PCGrad : IAggregator, IGramianWeighting, IStateful
     /// </summary>
     public static double[,] ProjectionCoefficients(double[,] gramian, IReadOnlyList<IReadOnlyList<int>> orders)
     {
-        ValidateGramian(gramian);
+        GramianInput.RequireSquare(gramian, nameof(gramian));
         var taskCount = gramian.GetLength(0);
-        ValidateOrders(orders, taskCount);
+        TaskOrders.Validate(orders, taskCount);
         var coefficients = new double[taskCount, taskCount];
         for (var i = 0; i < taskCount; i++)
         {
@@ -148,65 +120,5 @@ public sealed class PCGrad : IAggregator, IGramianWeighting, IStateful
     }
 
     /// <summary>Draws, for every task i, an independent uniformly random order over the other tasks.</summary>
-    public IReadOnlyList<IReadOnlyList<int>> DrawOrders(int taskCount)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(taskCount);
-        var orders = new int[taskCount][];
-        for (var i = 0; i < taskCount; i++)
-        {
-            var order = Enumerable.Range(0, taskCount).Where(j => j != i).ToArray();
-            for (var k = order.Length - 1; k > 0; k--)
-            {
-                var pick = _random.NextInt(k + 1);
-                (order[k], order[pick]) = (order[pick], order[k]);
-            }
-            orders[i] = order;
-        }
-        return orders;
-    }
-
-    private static void ValidateGramian(double[,] gramian)
-    {
-        ArgumentNullException.ThrowIfNull(gramian);
-        if (gramian.GetLength(0) != gramian.GetLength(1) || gramian.GetLength(0) < 1)
-        {
-            throw new ArgumentException(
-                $"The Gramian must be a non-empty square matrix, but it is {gramian.GetLength(0)}×{gramian.GetLength(1)}.", nameof(gramian));
-        }
-    }
-
-    private static void ValidateOrders(IReadOnlyList<IReadOnlyList<int>> orders, int taskCount)
-    {
-        ArgumentNullException.ThrowIfNull(orders);
-        if (orders.Count != taskCount)
-        {
-            throw new ArgumentException($"Expected one order per task ({taskCount}), got {orders.Count}.", nameof(orders));
-        }
-        for (var i = 0; i < taskCount; i++)
-        {
-            var order = orders[i] ?? throw new ArgumentException($"The order of task {i} is null.", nameof(orders));
-            var seen = new bool[taskCount];
-            foreach (var j in order)
-            {
-                if (j < 0 || j >= taskCount)
-                {
-                    throw new ArgumentException($"The order of task {i} contains {j}, which is not a task index (0..{taskCount - 1}).", nameof(orders));
-                }
-                if (j == i)
-                {
-                    throw new ArgumentException($"The order of task {i} contains {i} itself; Algorithm 1 visits only the other tasks.", nameof(orders));
-                }
-                if (seen[j])
-                {
-                    throw new ArgumentException($"The order of task {i} visits task {j} twice.", nameof(orders));
-                }
-                seen[j] = true;
-            }
-            if (order.Count != taskCount - 1)
-            {
-                throw new ArgumentException(
-                    $"The order of task {i} must list each of the other {taskCount - 1} tasks once, but it has {order.Count} entries.", nameof(orders));
-            }
-        }
-    }
+    public IReadOnlyList<IReadOnlyList<int>> DrawOrders(int taskCount) => TaskOrders.Draw(_random, taskCount);
 }

@@ -32,7 +32,7 @@ public sealed class RLW : IAggregator, IGramianWeighting, IStateful
     /// <param name="seed">Seed of the random weights; the same seed gives the same sequence of weights.</param>
     public RLW(long? seed = null)
     {
-        _random = new SplitMix64(unchecked((ulong)(seed ?? Random.Shared.NextInt64())));
+        _random = StateFormat.SeededGenerator(seed);
     }
 
     /// <summary>The state of the weight generator.</summary>
@@ -43,24 +43,10 @@ public sealed class RLW : IAggregator, IGramianWeighting, IStateful
     }
 
     /// <inheritdoc />
-    public void SaveState(BinaryWriter writer)
-    {
-        ArgumentNullException.ThrowIfNull(writer);
-        writer.Write(StateTag);
-        writer.Write(RandomState);
-    }
+    public void SaveState(BinaryWriter writer) => StateFormat.WriteSeeded(writer, StateTag, _random);
 
     /// <inheritdoc />
-    public void LoadState(BinaryReader reader)
-    {
-        ArgumentNullException.ThrowIfNull(reader);
-        var tag = reader.ReadString();
-        if (tag != StateTag)
-        {
-            throw new InvalidDataException($"Expected RLW state ({StateTag}), found '{tag}'.");
-        }
-        RandomState = reader.ReadUInt64();
-    }
+    public void LoadState(BinaryReader reader) => RandomState = StateFormat.ReadSeeded(reader, StateTag, "RLW");
 
     /// <summary>Σ_i λ_i g_i with freshly drawn weights: a P-vector of the Jacobian's dtype and device.</summary>
     public Tensor Aggregate(Tensor jacobian)
@@ -70,10 +56,10 @@ public sealed class RLW : IAggregator, IGramianWeighting, IStateful
     }
 
     /// <summary>Freshly drawn weights for the Gramian's number of tasks (the Gramian's values are not used).</summary>
-    /// <exception cref="ArgumentException">The Gramian is not square, symmetric, finite and with a non-negative diagonal.</exception>
+    /// <exception cref="ArgumentException">The matrix cannot be a Gramian: it is not square, not finite or not symmetric, has a negative diagonal entry, or has an entry with |G_ij| &gt; √(G_ii G_jj).</exception>
     public double[] Weights(double[,] gramian)
     {
-        GramianMath.Validate(gramian);
+        _ = GramianInput.Symmetrised(gramian, nameof(gramian));
         return DrawWeights(gramian.GetLength(0));
     }
 

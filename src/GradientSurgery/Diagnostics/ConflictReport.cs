@@ -1,4 +1,5 @@
 using GradientSurgery.Aggregation;
+using GradientSurgery.Aggregation.Solvers;
 using static TorchSharp.torch;
 
 namespace GradientSurgery.Diagnostics;
@@ -62,12 +63,8 @@ public sealed class ConflictReport
     /// <summary>The report for a T×T Gramian G[i, j] = g_i · g_j.</summary>
     public static ConflictReport FromGramian(double[,] gramian)
     {
-        ArgumentNullException.ThrowIfNull(gramian);
+        GramianInput.RequireSquare(gramian, nameof(gramian));
         var taskCount = gramian.GetLength(0);
-        if (taskCount < 1 || gramian.GetLength(1) != taskCount)
-        {
-            throw new ArgumentException($"The Gramian must be a non-empty square matrix, but it is {taskCount}×{gramian.GetLength(1)}.", nameof(gramian));
-        }
         var report = new ConflictReport(taskCount);
         for (var i = 0; i < taskCount; i++)
         {

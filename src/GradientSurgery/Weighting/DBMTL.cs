@@ -128,7 +128,7 @@ public sealed class DBMTL : IAggregator, ILossTransform, IStateful
     /// <inheritdoc />
     public void LoadState(BinaryReader reader)
     {
-        LossList.ReadTag(reader, StateTag, "DB-MTL");
+        StateFormat.ReadTag(reader, StateTag, "DB-MTL");
         var steps = reader.ReadInt64();
         var rows = reader.ReadInt64();
         var columns = reader.ReadInt64();

@@ -168,7 +168,7 @@ public sealed class DynamicWeightAverage : ILossWeighting, IEpochAware, IStatefu
     /// <inheritdoc />
     public void LoadState(BinaryReader reader)
     {
-        LossList.ReadTag(reader, StateTag, "DWA");
+        StateFormat.ReadTag(reader, StateTag, "DWA");
         var taskCount = reader.ReadInt32();
         var completed = reader.ReadInt32();
         var steps = reader.ReadInt32();

@@ -234,7 +234,7 @@ public sealed class FAMO : IFeedbackLossWeighting, IStateful
     /// <inheritdoc />
     public void LoadState(BinaryReader reader)
     {
-        LossList.ReadTag(reader, StateTag, "FAMO");
+        StateFormat.ReadTag(reader, StateTag, "FAMO");
         var taskCount = reader.ReadInt32();
         if (taskCount < 0 || (_lowerBounds is not null && taskCount != 0 && taskCount != _lowerBounds.Length))
         {

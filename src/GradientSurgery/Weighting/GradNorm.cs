@@ -216,7 +216,7 @@ public sealed class GradNorm : ILearnableLossWeighting, IStateful
     /// <inheritdoc />
     public void LoadState(BinaryReader reader)
     {
-        LossList.ReadTag(reader, StateTag, "GradNorm");
+        StateFormat.ReadTag(reader, StateTag, "GradNorm");
         var weights = LossList.ReadArray(reader, TaskCount, "GradNorm", "the task weights");
         var initial = reader.ReadBoolean() ? LossList.ReadArray(reader, TaskCount, "GradNorm", "the initial losses") : null;
         if (weights.Any(w => !double.IsFinite(w)) || (initial is not null && initial.Any(l => !(l > 0.0) || !double.IsFinite(l))))

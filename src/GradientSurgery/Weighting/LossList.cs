@@ -137,17 +137,6 @@ internal static class LossList
         return values;
     }
 
-    /// <summary>Reads the tag string and refuses another method's (or version's) state.</summary>
-    public static void ReadTag(BinaryReader reader, string expected, string method)
-    {
-        ArgumentNullException.ThrowIfNull(reader);
-        var tag = reader.ReadString();
-        if (tag != expected)
-        {
-            throw new InvalidDataException($"Expected {method} state ({expected}), found '{tag}'.");
-        }
-    }
-
     /// <summary>The values of a small tensor, as float64 on the CPU.</summary>
     public static double[] ToDoubles(Tensor tensor)
     {

@@ -147,7 +147,7 @@ public sealed class UncertaintyWeighting : ILearnableLossWeighting, IStateful
     /// <inheritdoc />
     public void LoadState(BinaryReader reader)
     {
-        LossList.ReadTag(reader, StateTag, "uncertainty weighting");
+        StateFormat.ReadTag(reader, StateTag, "uncertainty weighting");
         var values = LossList.ReadArray(reader, TaskCount, "uncertainty weighting", "the log variances");
         if (values.Any(v => !double.IsFinite(v)))
         {

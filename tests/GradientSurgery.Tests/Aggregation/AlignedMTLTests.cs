@@ -1,41 +1,12 @@
 using GradientSurgery.Aggregation;
+using static GradientSurgery.Tests.Aggregation.TestJacobians;
 using static TorchSharp.torch;
 
 namespace GradientSurgery.Tests.Aggregation;
 
 public sealed class AlignedMTLTests
 {
-    private static Tensor RandomJacobian(int tasks, int parameters, long seed, ScalarType dtype = ScalarType.Float64)
-    {
-        var generator = new Generator((ulong)seed);
-        return randn(tasks, parameters, dtype: dtype, generator: generator);
-    }
-
-    /// <summary>The adversarial inputs every aggregator must survive (rows are task gradients).</summary>
-    private static Tensor Adversarial(string name)
-    {
-        var generator = new Generator(29);
-        var a = randn(1, 6, dtype: ScalarType.Float64, generator: generator);
-        var b = randn(1, 6, dtype: ScalarType.Float64, generator: generator);
-        var c = randn(1, 6, dtype: ScalarType.Float64, generator: generator);
-        return name switch
-        {
-            "single" => a,
-            "identical" => cat([a, a, b]),
-            "parallel" => cat([a, 2 * a]),
-            "opposite" => cat([a, -a]),
-            "oppositeScaled" => cat([a, -3 * a, b]),
-            "moreTasksThanParameters" => randn(5, 3, dtype: ScalarType.Float64, generator: generator),
-            "sumOfOthers" => cat([a, b, a + b]),
-            "zeroRow" => cat([a, zeros_like(a), b]),
-            "magnitudes" => cat([a, 1e6 * b, c]),
-            "allZero" => zeros(3, 6, dtype: ScalarType.Float64),
-            _ => throw new ArgumentException(name),
-        };
-    }
-
-    public static TheoryData<string> AdversarialNames =>
-        ["single", "identical", "parallel", "opposite", "oppositeScaled", "moreTasksThanParameters", "sumOfOthers", "zeroRow", "magnitudes", "allZero"];
+    private static Tensor Adversarial(string name) => TestJacobians.Adversarial(name, seed: 29);
 
     private static Tensor Matrix(double[,] values) => tensor(values, dtype: ScalarType.Float64);
 
@@ -82,7 +53,7 @@ public sealed class AlignedMTLTests
     }
 
     [Theory]
-    [MemberData(nameof(AdversarialNames))]
+    [MemberData(nameof(AdversarialNames), MemberType = typeof(TestJacobians))]
     public void AdversarialInputsKeepTheDefiningPropertyAndStayFinite(string name)
     {
         using var scope = NewDisposeScope();
@@ -202,11 +173,7 @@ public sealed class AlignedMTLTests
     public void KeepsTheJacobiansDtype()
     {
         using var scope = NewDisposeScope();
-        var jacobian = RandomJacobian(3, 30, seed: 2);
-        var reference = new AlignedMTL().Aggregate(jacobian);
-        var update = new AlignedMTL().Aggregate(jacobian.to(ScalarType.Float32));
-        Assert.Equal(ScalarType.Float32, update.dtype);
-        Assert.True(update.to(ScalarType.Float64).allclose(reference, rtol: 1e-4, atol: 1e-4));
+        AssertKeepsTheJacobiansDtype(() => new AlignedMTL(), RandomJacobian(3, 30, seed: 2));
     }
 
     [Fact]

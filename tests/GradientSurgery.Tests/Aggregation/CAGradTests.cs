@@ -1,19 +1,12 @@
 using GradientSurgery.Aggregation;
 using GradientSurgery.Aggregation.Solvers;
+using static GradientSurgery.Tests.Aggregation.TestJacobians;
 using static TorchSharp.torch;
 
 namespace GradientSurgery.Tests.Aggregation;
 
 public sealed class CAGradTests
 {
-    private static Tensor RandomJacobian(int tasks, int parameters, long seed, ScalarType dtype = ScalarType.Float64)
-    {
-        var generator = new Generator((ulong)seed);
-        return randn(tasks, parameters, dtype: dtype, generator: generator);
-    }
-
-    private static double[] Values(Tensor t) => t.to(ScalarType.Float64).data<double>().ToArray();
-
     /// <summary>min_i g_iᵀd: the worst task improvement the paper's primal problem maximises.</summary>
     private static double WorstImprovement(Tensor jacobian, Tensor update) => jacobian.mv(update).min().item<double>();
 
@@ -248,11 +241,7 @@ public sealed class CAGradTests
     public void KeepsTheJacobiansDtype()
     {
         using var scope = NewDisposeScope();
-        var jacobian = RandomJacobian(4, 20, seed: 7);
-        var reference = new CAGrad().Aggregate(jacobian);
-        var update = new CAGrad().Aggregate(jacobian.to(ScalarType.Float32));
-        Assert.Equal(ScalarType.Float32, update.dtype);
-        Assert.True(update.to(ScalarType.Float64).allclose(reference, rtol: 1e-4, atol: 1e-4));
+        AssertKeepsTheJacobiansDtype(() => new CAGrad(), RandomJacobian(4, 20, seed: 7));
     }
 
     [Fact]

@@ -1,41 +1,12 @@
 using GradientSurgery.Aggregation;
+using static GradientSurgery.Tests.Aggregation.TestJacobians;
 using static TorchSharp.torch;
 
 namespace GradientSurgery.Tests.Aggregation;
 
 public sealed class ConFIGTests
 {
-    private static Tensor RandomJacobian(int tasks, int parameters, long seed, ScalarType dtype = ScalarType.Float64)
-    {
-        var generator = new Generator((ulong)seed);
-        return randn(tasks, parameters, dtype: dtype, generator: generator);
-    }
-
-    /// <summary>The adversarial inputs every aggregator must survive (rows are task gradients).</summary>
-    private static Tensor Adversarial(string name)
-    {
-        var generator = new Generator(23);
-        var a = randn(1, 6, dtype: ScalarType.Float64, generator: generator);
-        var b = randn(1, 6, dtype: ScalarType.Float64, generator: generator);
-        var c = randn(1, 6, dtype: ScalarType.Float64, generator: generator);
-        return name switch
-        {
-            "single" => a,
-            "identical" => cat([a, a, b]),
-            "parallel" => cat([a, 2 * a]),
-            "opposite" => cat([a, -a]),
-            "oppositeScaled" => cat([a, -3 * a, b]),
-            "moreTasksThanParameters" => randn(4, 3, dtype: ScalarType.Float64, generator: generator),
-            "sumOfOthers" => cat([a, b, a + b]),
-            "zeroRow" => cat([a, zeros_like(a), b]),
-            "magnitudes" => cat([a, 1e6 * b, c]),
-            "allZero" => zeros(3, 6, dtype: ScalarType.Float64),
-            _ => throw new ArgumentException(name),
-        };
-    }
-
-    public static TheoryData<string> AdversarialNames =>
-        ["single", "identical", "parallel", "opposite", "oppositeScaled", "moreTasksThanParameters", "sumOfOthers", "zeroRow", "magnitudes", "allZero"];
+    private static Tensor Adversarial(string name) => TestJacobians.Adversarial(name, seed: 23, wideTasks: 4);
 
     /// <summary>Eq. 2 computed directly on the P-dimensional vectors, as the official code does (with pinv).</summary>
     private static Tensor PaperUpdate(Tensor jacobian)
@@ -106,7 +77,7 @@ public sealed class ConFIGTests
     }
 
     [Theory]
-    [MemberData(nameof(AdversarialNames))]
+    [MemberData(nameof(AdversarialNames), MemberType = typeof(TestJacobians))]
     public void AdversarialInputsGiveFiniteUpdates(string name)
     {
         using var scope = NewDisposeScope();
@@ -210,11 +181,7 @@ public sealed class ConFIGTests
     public void KeepsTheJacobiansDtype()
     {
         using var scope = NewDisposeScope();
-        var jacobian = RandomJacobian(3, 30, seed: 2);
-        var reference = new ConFIG().Aggregate(jacobian);
-        var update = new ConFIG().Aggregate(jacobian.to(ScalarType.Float32));
-        Assert.Equal(ScalarType.Float32, update.dtype);
-        Assert.True(update.to(ScalarType.Float64).allclose(reference, rtol: 1e-4, atol: 1e-4));
+        AssertKeepsTheJacobiansDtype(() => new ConFIG(), RandomJacobian(3, 30, seed: 2));
     }
 
     [Theory]

@@ -1,5 +1,5 @@
 using GradientSurgery.Aggregation;
-using GradientSurgery.Tests.Aggregation.Solvers;
+using static GradientSurgery.Tests.Aggregation.TestJacobians;
 using static TorchSharp.torch;
 
 namespace GradientSurgery.Tests.Aggregation;
@@ -26,7 +26,7 @@ public sealed class DualProjTests
         using var scope = NewDisposeScope();
         for (var seed = 0; seed < 20; seed++)
         {
-            var jacobian = TestJacobians.Random(2 + seed % 6, 7, 140 + seed).abs();
+            var jacobian = TestJacobians.RandomJacobian(2 + seed % 6, 7, 140 + seed).abs();
             Assert.True(new DualProj().Aggregate(jacobian).equal(new Mean().Aggregate(jacobian)).all().item<bool>(), $"seed {seed}");
         }
         // g₁ = (1, 0) and g₂ = (−1/2, 1) conflict (g₁·g₂ = −1/2), but their mean (1/4, 1/2) conflicts with
@@ -42,7 +42,7 @@ public sealed class DualProjTests
         for (var trial = 0; trial < 30; trial++)
         {
             using var scope = NewDisposeScope();
-            var jacobian = TestJacobians.Random(2 + trial % 3, 2 + trial % 4, 170 + trial);
+            var jacobian = TestJacobians.RandomJacobian(2 + trial % 3, 2 + trial % 4, 170 + trial);
             var update = new DualProj().Aggregate(jacobian).data<double>().ToArray();
             var expected = TestJacobians.HildrethProjection(jacobian, jacobian.mean([0]).data<double>().ToArray());
             var size = jacobian.norm().item<double>();
@@ -71,7 +71,7 @@ public sealed class DualProjTests
     public void AdversarialInputsGiveTheExpectedUpdates()
     {
         using var scope = NewDisposeScope();
-        var g = TestJacobians.Random(1, 5, 180);
+        var g = TestJacobians.RandomJacobian(1, 5, 180);
         var size = g.norm().item<double>();
         Assert.True(new DualProj().Aggregate(g).equal(g[0]).all().item<bool>());
         Assert.True(new DualProj().Aggregate(cat([g, g])).allclose(g[0], rtol: 0, atol: 1e-15 * size));
@@ -80,7 +80,7 @@ public sealed class DualProjTests
         // g and −1000g: the mean −499.5g must end up in {y : g·y = 0}, i.e. at 0.
         Assert.True(new DualProj().Aggregate(cat([g, -1e3 * g])).norm().item<double>() <= 1e-12 * size);
         // A zero gradient constrains nothing; the mean shrinks by (T−1)/T and the projection with it.
-        var others = TestJacobians.Random(3, 5, 181);
+        var others = TestJacobians.RandomJacobian(3, 5, 181);
         var withZero = cat([others, zeros(1, 5, dtype: ScalarType.Float64)]);
         Assert.True(new DualProj().Aggregate(withZero).allclose(0.75 * new DualProj().Aggregate(others), rtol: 1e-13, atol: 1e-15));
         Assert.Equal(new[] { 1 / 3.0, 1 / 3.0, 1 / 3.0 }, new DualProj().Weights(new double[3, 3]));
@@ -103,19 +103,6 @@ public sealed class DualProjTests
     public void KeepsTheJacobiansDtype()
     {
         using var scope = NewDisposeScope();
-        var jacobian = TestJacobians.Random(4, 30, 190);
-        var reference = new DualProj().Aggregate(jacobian);
-        var update = new DualProj().Aggregate(jacobian.to(ScalarType.Float32));
-        Assert.Equal(ScalarType.Float32, update.dtype);
-        Assert.True(update.to(ScalarType.Float64).allclose(reference, rtol: 1e-4, atol: 1e-5));
-    }
-
-    private static void AssertClose(double[] expected, double[] actual)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (var i = 0; i < expected.Length; i++)
-        {
-            Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-14 * (1 + Math.Abs(expected[i])), $"[{i}]: expected {expected[i]}, got {actual[i]}");
-        }
+        AssertKeepsTheJacobiansDtype(() => new DualProj(), RandomJacobian(4, 30, 190), atol: 1e-5);
     }
 }

@@ -1,41 +1,12 @@
 using GradientSurgery.Aggregation;
+using static GradientSurgery.Tests.Aggregation.TestJacobians;
 using static TorchSharp.torch;
 
 namespace GradientSurgery.Tests.Aggregation;
 
 public sealed class GradDropTests
 {
-    private static Tensor RandomJacobian(int tasks, int parameters, long seed, ScalarType dtype = ScalarType.Float64)
-    {
-        var generator = new Generator((ulong)seed);
-        return randn(tasks, parameters, dtype: dtype, generator: generator);
-    }
-
-    /// <summary>The adversarial inputs every aggregator must survive (rows are task gradients).</summary>
-    private static Tensor Adversarial(string name)
-    {
-        var generator = new Generator(37);
-        var a = randn(1, 6, dtype: ScalarType.Float64, generator: generator);
-        var b = randn(1, 6, dtype: ScalarType.Float64, generator: generator);
-        var c = randn(1, 6, dtype: ScalarType.Float64, generator: generator);
-        return name switch
-        {
-            "single" => a,
-            "identical" => cat([a, a, b]),
-            "parallel" => cat([a, 2 * a]),
-            "opposite" => cat([a, -a]),
-            "oppositeScaled" => cat([a, -3 * a, b]),
-            "moreTasksThanParameters" => randn(5, 3, dtype: ScalarType.Float64, generator: generator),
-            "sumOfOthers" => cat([a, b, a + b]),
-            "zeroRow" => cat([a, zeros_like(a), b]),
-            "magnitudes" => cat([a, 1e6 * b, c]),
-            "allZero" => zeros(3, 6, dtype: ScalarType.Float64),
-            _ => throw new ArgumentException(name),
-        };
-    }
-
-    public static TheoryData<string> AdversarialNames =>
-        ["single", "identical", "parallel", "opposite", "oppositeScaled", "moreTasksThanParameters", "sumOfOthers", "zeroRow", "magnitudes", "allZero"];
+    private static Tensor Adversarial(string name) => TestJacobians.Adversarial(name, seed: 37);
 
     /// <summary>Each element of the update is the sum of its positive entries, of its negative entries, or 0.</summary>
     private static (int Positive, int Negative) AssertEachElementKeepsOneSign(Tensor jacobian, Tensor update)
@@ -138,20 +109,13 @@ public sealed class GradDropTests
         var jacobian = RandomJacobian(3, 300, seed: 5);
         var original = new GradDrop(seed: 3);
         original.Aggregate(jacobian);
-        using var stream = new MemoryStream();
-        original.SaveState(new BinaryWriter(stream));
         var restored = new GradDrop(seed: 4);
-        stream.Position = 0;
-        restored.LoadState(new BinaryReader(stream));
+        CopyState(original, restored);
         for (var step = 0; step < 3; step++)
         {
             Assert.True(original.Aggregate(jacobian).equal(restored.Aggregate(jacobian)).all().item<bool>(), $"step {step}");
         }
-
-        using var foreign = new MemoryStream();
-        new RLW(seed: 1).SaveState(new BinaryWriter(foreign));
-        foreign.Position = 0;
-        Assert.Contains("RLW/1", Assert.Throws<InvalidDataException>(() => new GradDrop().LoadState(new BinaryReader(foreign))).Message);
+        Assert.Contains("RLW/1", RefusalMessage(new GradDrop(), foreign: new RLW(seed: 1)));
     }
 
     [Fact]
@@ -163,7 +127,7 @@ public sealed class GradDropTests
     }
 
     [Theory]
-    [MemberData(nameof(AdversarialNames))]
+    [MemberData(nameof(AdversarialNames), MemberType = typeof(TestJacobians))]
     public void AdversarialInputsGiveFiniteSignConsistentUpdates(string name)
     {
         using var scope = NewDisposeScope();

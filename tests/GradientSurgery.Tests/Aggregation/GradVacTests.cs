@@ -1,41 +1,12 @@
 using GradientSurgery.Aggregation;
+using static GradientSurgery.Tests.Aggregation.TestJacobians;
 using static TorchSharp.torch;
 
 namespace GradientSurgery.Tests.Aggregation;
 
 public sealed class GradVacTests
 {
-    private static Tensor RandomJacobian(int tasks, int parameters, long seed, ScalarType dtype = ScalarType.Float64)
-    {
-        var generator = new Generator((ulong)seed);
-        return randn(tasks, parameters, dtype: dtype, generator: generator);
-    }
-
-    /// <summary>The adversarial inputs every aggregator must survive (rows are task gradients).</summary>
-    private static Tensor Adversarial(string name)
-    {
-        var generator = new Generator(31);
-        var a = randn(1, 6, dtype: ScalarType.Float64, generator: generator);
-        var b = randn(1, 6, dtype: ScalarType.Float64, generator: generator);
-        var c = randn(1, 6, dtype: ScalarType.Float64, generator: generator);
-        return name switch
-        {
-            "single" => a,
-            "identical" => cat([a, a, b]),
-            "parallel" => cat([a, 2 * a]),
-            "opposite" => cat([a, -a]),
-            "oppositeScaled" => cat([a, -3 * a, b]),
-            "moreTasksThanParameters" => randn(5, 3, dtype: ScalarType.Float64, generator: generator),
-            "sumOfOthers" => cat([a, b, a + b]),
-            "zeroRow" => cat([a, zeros_like(a), b]),
-            "magnitudes" => cat([a, 1e6 * b, c]),
-            "allZero" => zeros(3, 6, dtype: ScalarType.Float64),
-            _ => throw new ArgumentException(name),
-        };
-    }
-
-    public static TheoryData<string> AdversarialNames =>
-        ["single", "identical", "parallel", "opposite", "oppositeScaled", "moreTasksThanParameters", "sumOfOthers", "zeroRow", "magnitudes", "allZero"];
+    private static Tensor Adversarial(string name) => TestJacobians.Adversarial(name, seed: 31);
 
     private static void AssertClose(Tensor expected, Tensor actual, double relative)
     {
@@ -83,7 +54,7 @@ public sealed class GradVacTests
     }
 
     [Theory]
-    [MemberData(nameof(AdversarialNames))]
+    [MemberData(nameof(AdversarialNames), MemberType = typeof(TestJacobians))]
     public void WithZeroTargetsItIsPCGradOnAdversarialInputs(string name)
     {
         using var scope = NewDisposeScope();
@@ -177,7 +148,7 @@ public sealed class GradVacTests
     }
 
     [Theory]
-    [MemberData(nameof(AdversarialNames))]
+    [MemberData(nameof(AdversarialNames), MemberType = typeof(TestJacobians))]
     public void AdversarialInputsStayFiniteOverManySteps(string name)
     {
         using var scope = NewDisposeScope();
@@ -231,12 +202,8 @@ public sealed class GradVacTests
         {
             original.Aggregate(jacobians[step]);
         }
-        using var stream = new MemoryStream();
-        original.SaveState(new BinaryWriter(stream));
-
         var restored = new GradVac(beta: 0.2, seed: 12345);
-        stream.Position = 0;
-        restored.LoadState(new BinaryReader(stream));
+        CopyState(original, restored);
         Assert.Equal(original.RandomState, restored.RandomState);
         for (var step = 3; step < 6; step++)
         {
@@ -249,12 +216,9 @@ public sealed class GradVacTests
     public void StateBeforeTheFirstStepRoundTrips()
     {
         var fresh = new GradVac(seed: 1);
-        using var stream = new MemoryStream();
-        fresh.SaveState(new BinaryWriter(stream));
         var other = new GradVac(seed: 2);
         other.Weights(new[,] { { 1.0, 0.0 }, { 0.0, 1.0 } });
-        stream.Position = 0;
-        other.LoadState(new BinaryReader(stream));
+        CopyState(fresh, other);
         Assert.Null(other.Targets);
         Assert.Equal(fresh.RandomState, other.RandomState);
     }
@@ -262,10 +226,7 @@ public sealed class GradVacTests
     [Fact]
     public void RefusesForeignOrCorruptState()
     {
-        using var foreign = new MemoryStream();
-        new PCGrad(seed: 1).SaveState(new BinaryWriter(foreign));
-        foreign.Position = 0;
-        Assert.Contains("PCGrad/1", Assert.Throws<InvalidDataException>(() => new GradVac().LoadState(new BinaryReader(foreign))).Message);
+        Assert.Contains("PCGrad/1", RefusalMessage(new GradVac(), foreign: new PCGrad(seed: 1)));
 
         using var corrupt = new MemoryStream();
         var writer = new BinaryWriter(corrupt);

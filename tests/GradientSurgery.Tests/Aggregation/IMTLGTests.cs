@@ -1,45 +1,14 @@
 using GradientSurgery.Aggregation;
+using static GradientSurgery.Tests.Aggregation.TestJacobians;
 using static TorchSharp.torch;
 
 namespace GradientSurgery.Tests.Aggregation;
 
 public sealed class IMTLGTests
 {
-    private static Tensor RandomJacobian(int tasks, int parameters, long seed, ScalarType dtype = ScalarType.Float64)
-    {
-        var generator = new Generator((ulong)seed);
-        return randn(tasks, parameters, dtype: dtype, generator: generator);
-    }
+    private static Tensor Adversarial(string name) => TestJacobians.Adversarial(name, seed: 17, wideTasks: 4);
 
-    /// <summary>The adversarial inputs every aggregator must survive (rows are task gradients).</summary>
-    private static Tensor Adversarial(string name)
-    {
-        var generator = new Generator(17);
-        var a = randn(1, 6, dtype: ScalarType.Float64, generator: generator);
-        var b = randn(1, 6, dtype: ScalarType.Float64, generator: generator);
-        var c = randn(1, 6, dtype: ScalarType.Float64, generator: generator);
-        return name switch
-        {
-            "single" => a,
-            "identical" => cat([a, a, b]),
-            "parallel" => cat([a, 2 * a]),
-            "opposite" => cat([a, -a]),
-            "oppositeScaled" => cat([a, -3 * a, b]),
-            "moreTasksThanParameters" => randn(4, 3, dtype: ScalarType.Float64, generator: generator),
-            "manyMoreTasksThanParameters" => randn(7, 3, dtype: ScalarType.Float64, generator: generator),
-            "sumOfOthers" => cat([a, b, a + b]),
-            "zeroRow" => cat([a, zeros_like(a), b]),
-            "magnitudes" => cat([a, 1e6 * b, c]),
-            "allZero" => zeros(3, 6, dtype: ScalarType.Float64),
-            _ => throw new ArgumentException(name),
-        };
-    }
-
-    public static TheoryData<string> AdversarialNames =>
-        [
-            "single", "identical", "parallel", "opposite", "oppositeScaled", "moreTasksThanParameters", "manyMoreTasksThanParameters",
-            "sumOfOthers", "zeroRow", "magnitudes", "allZero",
-        ];
+    public static TheoryData<string> AdversarialNames => new([.. AdversarialCaseNames, "manyMoreTasksThanParameters"]);
 
     /// <summary>The closed form of the paper, computed directly with a matrix inverse.</summary>
     private static double[] PaperWeights(Tensor jacobian)
@@ -248,11 +217,7 @@ public sealed class IMTLGTests
     public void KeepsTheJacobiansDtype()
     {
         using var scope = NewDisposeScope();
-        var jacobian = RandomJacobian(3, 30, seed: 2);
-        var reference = new IMTLG().Aggregate(jacobian);
-        var update = new IMTLG().Aggregate(jacobian.to(ScalarType.Float32));
-        Assert.Equal(ScalarType.Float32, update.dtype);
-        Assert.True(update.to(ScalarType.Float64).allclose(reference, rtol: 1e-4, atol: 1e-4));
+        AssertKeepsTheJacobiansDtype(() => new IMTLG(), RandomJacobian(3, 30, seed: 2));
     }
 
     [Fact]

@@ -1,5 +1,5 @@
 using GradientSurgery.Aggregation;
-using GradientSurgery.Tests.Aggregation.Solvers;
+using static GradientSurgery.Tests.Aggregation.TestJacobians;
 using static TorchSharp.torch;
 
 namespace GradientSurgery.Tests.Aggregation;
@@ -46,13 +46,13 @@ public sealed class MGDATests
         for (var trial = 0; trial < 300; trial++)
         {
             using var scope = NewDisposeScope();
-            var g1 = TestJacobians.Random(1, 4, 300 + trial)[0];
+            var g1 = TestJacobians.RandomJacobian(1, 4, 300 + trial)[0];
             // Scaled copies and near-copies of g1 reach both clipped branches and the interior.
             var g2 = (trial % 3) switch
             {
-                0 => TestJacobians.Random(1, 4, 900 + trial)[0],
-                1 => g1 * (0.1 + 3 * random.NextDouble()) + 0.2 * TestJacobians.Random(1, 4, 900 + trial)[0],
-                _ => -g1 * random.NextDouble() + TestJacobians.Random(1, 4, 900 + trial)[0],
+                0 => TestJacobians.RandomJacobian(1, 4, 900 + trial)[0],
+                1 => g1 * (0.1 + 3 * random.NextDouble()) + 0.2 * TestJacobians.RandomJacobian(1, 4, 900 + trial)[0],
+                _ => -g1 * random.NextDouble() + TestJacobians.RandomJacobian(1, 4, 900 + trial)[0],
             };
             var difference = g1 - g2;
             var closedForm = Math.Clamp((g2 - g1).dot(g2).item<double>() / difference.dot(difference).item<double>(), 0, 1);
@@ -88,7 +88,7 @@ public sealed class MGDATests
     public void AdversarialInputsGiveTheExpectedUpdates()
     {
         using var scope = NewDisposeScope();
-        var g = TestJacobians.Random(1, 5, 7);
+        var g = TestJacobians.RandomJacobian(1, 5, 7);
         var size = g.norm().item<double>();
 
         Assert.Equal(new[] { 1.0 }, new MGDA().Weights(Jacobian.Gramian(g)));
@@ -98,7 +98,7 @@ public sealed class MGDATests
         Assert.True(new MGDA().Aggregate(cat([g, -g])).norm().item<double>() <= 1e-15 * size);
         AssertClose([1000 / 1001.0, 1 / 1001.0], new MGDA().Weights(Jacobian.Gramian(cat([g, -1000 * g]))), 1e-13);
         // A zero gradient is the hull's nearest point to 0.
-        var withZero = cat([TestJacobians.Random(2, 5, 8), zeros(1, 5, dtype: ScalarType.Float64)]);
+        var withZero = cat([TestJacobians.RandomJacobian(2, 5, 8), zeros(1, 5, dtype: ScalarType.Float64)]);
         Assert.Equal(new[] { 0.0, 0.0, 1.0 }, new MGDA().Weights(Jacobian.Gramian(withZero)));
         Assert.True(new MGDA().Aggregate(withZero).eq(0).all().item<bool>());
         // All gradients zero: every α is optimal; the uniform weights are returned and the update is zero.
@@ -114,7 +114,7 @@ public sealed class MGDATests
     public void MinNormWeightsIsTheUnnormalisedWeighting()
     {
         using var scope = NewDisposeScope();
-        var gramian = Jacobian.Gramian(TestJacobians.Random(6, 4, 9));
+        var gramian = Jacobian.Gramian(TestJacobians.RandomJacobian(6, 4, 9));
         Assert.Equal(new MGDA().Weights(gramian), MGDA.MinNormWeights(gramian));
         Assert.True(MGDA.KktResidual(gramian, MGDA.MinNormWeights(gramian)) <= MGDA.Tolerance);
     }
@@ -193,11 +193,7 @@ public sealed class MGDATests
     public void KeepsTheJacobiansDtype()
     {
         using var scope = NewDisposeScope();
-        var jacobian = TestJacobians.Random(4, 30, 10);
-        var reference = new MGDA().Aggregate(jacobian);
-        var update = new MGDA().Aggregate(jacobian.to(ScalarType.Float32));
-        Assert.Equal(ScalarType.Float32, update.dtype);
-        Assert.True(update.to(ScalarType.Float64).allclose(reference, rtol: 1e-4, atol: 1e-5));
+        AssertKeepsTheJacobiansDtype(() => new MGDA(), RandomJacobian(4, 30, 10), atol: 1e-5);
     }
 
     private static void AssertClose(double[] expected, double[] actual, double tolerance)

@@ -1,18 +1,11 @@
 using GradientSurgery.Aggregation;
+using static GradientSurgery.Tests.Aggregation.TestJacobians;
 using static TorchSharp.torch;
 
 namespace GradientSurgery.Tests.Aggregation;
 
 public sealed class NashMTLTests
 {
-    private static Tensor RandomJacobian(int tasks, int parameters, long seed, ScalarType dtype = ScalarType.Float64)
-    {
-        var generator = new Generator((ulong)seed);
-        return randn(tasks, parameters, dtype: dtype, generator: generator);
-    }
-
-    private static double[] Values(Tensor t) => t.to(ScalarType.Float64).data<double>().ToArray();
-
     /// <summary>max_i |α_i (Gα)_i − 1| over the tasks with a non-zero gradient.</summary>
     private static double BargainingViolation(double[,] g, double[] alpha)
     {
@@ -216,11 +209,7 @@ public sealed class NashMTLTests
     public void KeepsTheJacobiansDtype()
     {
         using var scope = NewDisposeScope();
-        var jacobian = RandomJacobian(4, 20, seed: 7);
-        var reference = new NashMTL().Aggregate(jacobian);
-        var update = new NashMTL().Aggregate(jacobian.to(ScalarType.Float32));
-        Assert.Equal(ScalarType.Float32, update.dtype);
-        Assert.True(update.to(ScalarType.Float64).allclose(reference, rtol: 1e-4, atol: 1e-4));
+        AssertKeepsTheJacobiansDtype(() => new NashMTL(), RandomJacobian(4, 20, seed: 7));
     }
 
     [Fact]

@@ -1,16 +1,11 @@
 using GradientSurgery.Aggregation;
+using static GradientSurgery.Tests.Aggregation.TestJacobians;
 using static TorchSharp.torch;
 
 namespace GradientSurgery.Tests.Aggregation;
 
 public sealed class PCGradTests
 {
-    private static Tensor RandomJacobian(int tasks, int parameters, long seed, ScalarType dtype = ScalarType.Float64)
-    {
-        var generator = new Generator((ulong)seed);
-        return randn(tasks, parameters, dtype: dtype, generator: generator);
-    }
-
     [Fact]
     public void TwoTaskConflictMatchesClosedFormWhateverTheSeed()
     {

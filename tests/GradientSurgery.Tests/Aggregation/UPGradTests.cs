@@ -1,5 +1,5 @@
 using GradientSurgery.Aggregation;
-using GradientSurgery.Tests.Aggregation.Solvers;
+using static GradientSurgery.Tests.Aggregation.TestJacobians;
 using static TorchSharp.torch;
 
 namespace GradientSurgery.Tests.Aggregation;
@@ -27,10 +27,10 @@ public sealed class UPGradTests
         using var scope = NewDisposeScope();
         for (var seed = 0; seed < 20; seed++)
         {
-            var jacobian = TestJacobians.Random(2 + seed % 6, 7, 40 + seed).abs();
+            var jacobian = TestJacobians.RandomJacobian(2 + seed % 6, 7, 40 + seed).abs();
             Assert.True(new UPGrad().Aggregate(jacobian).equal(new Mean().Aggregate(jacobian)).all().item<bool>(), $"seed {seed}");
         }
-        var identical = TestJacobians.Random(1, 4, 60).repeat(3, 1);
+        var identical = TestJacobians.RandomJacobian(1, 4, 60).repeat(3, 1);
         Assert.True(new UPGrad().Aggregate(identical).equal(new Mean().Aggregate(identical)).all().item<bool>());
     }
 
@@ -41,7 +41,7 @@ public sealed class UPGradTests
         {
             using var scope = NewDisposeScope();
             var tasks = 2 + trial % 3;
-            var jacobian = TestJacobians.Random(tasks, 2 + trial % 4, 70 + trial);
+            var jacobian = TestJacobians.RandomJacobian(tasks, 2 + trial % 4, 70 + trial);
             var update = new UPGrad().Aggregate(jacobian).data<double>().ToArray();
             var expected = new double[update.Length];
             for (var i = 0; i < tasks; i++)
@@ -82,14 +82,14 @@ public sealed class UPGradTests
     public void AdversarialInputsGiveTheExpectedUpdates()
     {
         using var scope = NewDisposeScope();
-        var g = TestJacobians.Random(1, 5, 80);
+        var g = TestJacobians.RandomJacobian(1, 5, 80);
         var size = g.norm().item<double>();
         Assert.True(new UPGrad().Aggregate(g).equal(g[0]).all().item<bool>());
         // g and −g: each projects onto the hyperplane g·y = 0, where it lands at 0.
         Assert.True(new UPGrad().Aggregate(cat([g, -g])).norm().item<double>() <= 1e-15 * size);
         Assert.True(new UPGrad().Aggregate(cat([g, -1e3 * g])).norm().item<double>() <= 1e-12 * size);
         // A zero gradient constrains nothing and projects to 0: the update is (T−1)/T times that of the others.
-        var others = TestJacobians.Random(3, 5, 81);
+        var others = TestJacobians.RandomJacobian(3, 5, 81);
         var withZero = cat([others, zeros(1, 5, dtype: ScalarType.Float64)]);
         Assert.True(new UPGrad().Aggregate(withZero).allclose(0.75 * new UPGrad().Aggregate(others), rtol: 1e-13, atol: 1e-15));
         // All zero: weights 1/T, update 0.
@@ -116,19 +116,6 @@ public sealed class UPGradTests
     public void KeepsTheJacobiansDtype()
     {
         using var scope = NewDisposeScope();
-        var jacobian = TestJacobians.Random(4, 30, 90);
-        var reference = new UPGrad().Aggregate(jacobian);
-        var update = new UPGrad().Aggregate(jacobian.to(ScalarType.Float32));
-        Assert.Equal(ScalarType.Float32, update.dtype);
-        Assert.True(update.to(ScalarType.Float64).allclose(reference, rtol: 1e-4, atol: 1e-5));
-    }
-
-    private static void AssertClose(double[] expected, double[] actual)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (var i = 0; i < expected.Length; i++)
-        {
-            Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-14 * (1 + Math.Abs(expected[i])), $"[{i}]: expected {expected[i]}, got {actual[i]}");
-        }
+        AssertKeepsTheJacobiansDtype(() => new UPGrad(), RandomJacobian(4, 30, 90), atol: 1e-5);
     }
 }

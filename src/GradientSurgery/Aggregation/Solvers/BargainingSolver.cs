@@ -58,7 +58,7 @@ internal static class BargainingSolver
     public const int MaxIterations = 500;
 
     /// <summary>Solves (G + ρ·diag G) w = w^(−p) for the tasks with G[i, i] &gt; 0; w_i = 0 for the others.</summary>
-    /// <param name="gramian">A Gramian that passed <see cref="PsdGramian.CheckedCopy"/>.</param>
+    /// <param name="gramian">A Gramian that passed <see cref="GramianInput.Symmetrised"/>.</param>
     /// <param name="exponent">p &gt; 0.</param>
     /// <param name="ridge">ρ ≥ 0; with ρ = 0 the exact condition, which has no solution at a Pareto-stationary point.</param>
     /// <param name="tolerance">The backward error at or below which the result reports convergence.</param>
@@ -183,7 +183,7 @@ internal static class BargainingSolver
         var violations = new double[n];
         for (var i = 0; i < n; i++)
         {
-            violations[i] = Power(u[i], exponent) * PsdGramian.RowDot(a, i, u) - 1.0;
+            violations[i] = Power(u[i], exponent) * DenseLinearAlgebra.RowDot(a, i, u) - 1.0;
         }
         return violations;
     }
@@ -198,7 +198,7 @@ internal static class BargainingSolver
         {
             u[i] = Math.Pow(a[i, i], -1.0 / (1.0 + exponent));
         }
-        var quadratic = Quadratic(a, u);
+        var quadratic = DenseLinearAlgebra.Quadratic(a, u);
         var linear = 0.0;
         for (var i = 0; i < n; i++)
         {
@@ -230,10 +230,10 @@ internal static class BargainingSolver
         for (var i = 0; i < n; i++)
         {
             var push = Power(u[i], -exponent);
-            negativeGradient[i] = push - PsdGramian.RowDot(a, i, u);
+            negativeGradient[i] = push - DenseLinearAlgebra.RowDot(a, i, u);
             hessian[i, i] += exponent * push / u[i];
         }
-        var step = PsdGramian.CholeskySolve(PsdGramian.CholeskyWithShift(hessian), negativeGradient);
+        var step = DenseLinearAlgebra.CholeskySolve(DenseLinearAlgebra.CholeskyWithShift(hessian), negativeGradient);
         var decrement = 0.0;
         for (var i = 0; i < n; i++)
         {
@@ -339,25 +339,9 @@ internal static class BargainingSolver
             barrier += term;
             magnitude += Math.Abs(term);
         }
-        var quadratic = 0.5 * Quadratic(a, u);
+        var quadratic = 0.5 * DenseLinearAlgebra.Quadratic(a, u);
         var value = quadratic - barrier;
         return double.IsNaN(value) ? (double.PositiveInfinity, double.PositiveInfinity) : (value, magnitude + Math.Abs(quadratic));
-    }
-
-    private static double Quadratic(double[,] a, double[] u)
-    {
-        var n = u.Length;
-        var sum = 0.0;
-        for (var i = 0; i < n; i++)
-        {
-            var row = 0.0;
-            for (var j = 0; j < n; j++)
-            {
-                row += a[i, j] * u[j];
-            }
-            sum += u[i] * row;
-        }
-        return sum;
     }
 
     /// <summary>x^y for x &gt; 0 through exp/log, so that large exponents overflow to ∞ rather than throwing or NaN.</summary>

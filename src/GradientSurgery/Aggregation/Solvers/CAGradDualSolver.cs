@@ -38,7 +38,7 @@ internal static class CAGradDualSolver
     private const int MaxNewtonStepsPerStage = 200;
 
     /// <summary>Solves the CAGrad dual for a checked Gramian.</summary>
-    /// <param name="gramian">A Gramian that passed <see cref="PsdGramian.CheckedCopy"/>.</param>
+    /// <param name="gramian">A Gramian that passed <see cref="GramianInput.Symmetrised"/>.</param>
     /// <param name="c">c ≥ 0.</param>
     /// <param name="ridge">η &gt; 0.</param>
     public static CAGradSolution Solve(double[,] gramian, double c, double ridge = DefaultRidge)
@@ -95,7 +95,7 @@ internal static class CAGradDualSolver
             steps = Minimize(a, b, radius, w);
         }
 
-        var kappa = Math.Sqrt(Quadratic(a, w));
+        var kappa = Math.Sqrt(DenseLinearAlgebra.Quadratic(a, w));
         var multiplier = radius / kappa;
         for (var k = 0; k < m; k++)
         {
@@ -217,9 +217,9 @@ internal static class CAGradDualSolver
                     hessian[p, q] = radius * (a[i, j] / kappa - aw[i] * aw[j] / kappaCubed) + gamma;
                 }
             }
-            var lower = PsdGramian.CholeskyWithShift(hessian);
-            var x = PsdGramian.CholeskySolve(lower, negativeGradient);
-            var y = PsdGramian.CholeskySolve(lower, ones);
+            var lower = DenseLinearAlgebra.CholeskyWithShift(hessian);
+            var x = DenseLinearAlgebra.CholeskySolve(lower, negativeGradient);
+            var y = DenseLinearAlgebra.CholeskySolve(lower, ones);
             var ratio = x.Sum() / y.Sum();
             var largest = 0.0;
             for (var p = 0; p < k; p++)
@@ -257,9 +257,9 @@ internal static class CAGradDualSolver
         var aw = new double[m];
         for (var i = 0; i < m; i++)
         {
-            aw[i] = PsdGramian.RowDot(a, i, w);
+            aw[i] = DenseLinearAlgebra.RowDot(a, i, w);
         }
-        var kappa = Math.Sqrt(Dot(w, aw));
+        var kappa = Math.Sqrt(DenseLinearAlgebra.Dot(w, aw));
         var gradient = new double[m];
         for (var i = 0; i < m; i++)
         {
@@ -278,9 +278,9 @@ internal static class CAGradDualSolver
         var aw = new double[m];
         for (var i = 0; i < m; i++)
         {
-            aw[i] = PsdGramian.RowDot(a, i, w);
+            aw[i] = DenseLinearAlgebra.RowDot(a, i, w);
         }
-        var kappa = Math.Sqrt(Dot(w, aw));
+        var kappa = Math.Sqrt(DenseLinearAlgebra.Dot(w, aw));
         var kappaCubed = kappa * kappa * kappa;
         var gradient = new double[m];
         var hessian = new double[m, m];
@@ -304,7 +304,7 @@ internal static class CAGradDualSolver
             }
             hessian[i, i] += mu / (w[i] * w[i]);
         }
-        var lower = PsdGramian.CholeskyWithShift(hessian);
+        var lower = DenseLinearAlgebra.CholeskyWithShift(hessian);
         var negativeGradient = new double[m];
         var ones = new double[m];
         for (var i = 0; i < m; i++)
@@ -312,8 +312,8 @@ internal static class CAGradDualSolver
             negativeGradient[i] = -gradient[i];
             ones[i] = 1.0;
         }
-        var x = PsdGramian.CholeskySolve(lower, negativeGradient);
-        var y = PsdGramian.CholeskySolve(lower, ones);
+        var x = DenseLinearAlgebra.CholeskySolve(lower, negativeGradient);
+        var y = DenseLinearAlgebra.CholeskySolve(lower, ones);
         var ratio = x.Sum() / y.Sum();
         var step = new double[m];
         for (var i = 0; i < m; i++)
@@ -379,7 +379,7 @@ internal static class CAGradDualSolver
             }
             barrier += Math.Log(wi);
         }
-        return Dot(b, w) + radius * Math.Sqrt(Math.Max(0.0, Quadratic(a, w))) - mu * barrier;
+        return DenseLinearAlgebra.Dot(b, w) + radius * Math.Sqrt(Math.Max(0.0, DenseLinearAlgebra.Quadratic(a, w))) - mu * barrier;
     }
 
     private static double MaxDiagonal(double[,] a)
@@ -390,32 +390,6 @@ internal static class CAGradDualSolver
             max = Math.Max(max, a[i, i]);
         }
         return max;
-    }
-
-    private static double Quadratic(double[,] a, double[] w)
-    {
-        var n = w.Length;
-        var sum = 0.0;
-        for (var i = 0; i < n; i++)
-        {
-            var row = 0.0;
-            for (var j = 0; j < n; j++)
-            {
-                row += a[i, j] * w[j];
-            }
-            sum += w[i] * row;
-        }
-        return sum;
-    }
-
-    private static double Dot(double[] x, double[] y)
-    {
-        var sum = 0.0;
-        for (var i = 0; i < x.Length; i++)
-        {
-            sum += x[i] * y[i];
-        }
-        return sum;
     }
 }
 

@@ -18,7 +18,7 @@ internal static class DualConeProjection
     /// <summary>w with π_J(Jᵀu) = Jᵀw, for a validated symmetric Gramian and finite u.</summary>
     public static double[] Weights(double[,] gramian, IReadOnlyList<double> u, double tolerance = NonNegativeQuadraticProgram.DefaultTolerance)
     {
-        var linear = GramianInput.Multiply(gramian, u);
+        var linear = DenseLinearAlgebra.Multiply(gramian, u);
         var x = NonNegativeQuadraticProgram.Solve(gramian, linear, tolerance);
         for (var i = 0; i < x.Length; i++)
         {

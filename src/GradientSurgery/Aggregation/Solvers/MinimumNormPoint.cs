@@ -35,9 +35,6 @@ internal static class MinimumNormPoint
     /// <summary>The relative KKT tolerance the weights meet (see <see cref="RelativeKktResidual"/>).</summary>
     public const double Tolerance = 1e-10;
 
-    // Same meaning as in NonNegativeQuadraticProgram: rounding alone gives ~T·ε for exactly dependent gradients.
-    private const double DependenceThreshold = 1e-13;
-
     /// <summary>
     /// The min-norm weights for a validated, symmetric Gramian: uniform if every gradient is zero (every α is
     /// then optimal), else a KKT point within <see cref="Tolerance"/>.
@@ -68,7 +65,7 @@ internal static class MinimumNormPoint
         var maxMajor = 10 * n + 50;
         for (var major = 0; major < maxMajor; major++)
         {
-            var product = GramianInput.Multiply(gramian, alpha);
+            var product = DenseLinearAlgebra.Multiply(gramian, alpha);
             var lambda = 0.0;
             var weightedNorms = 0.0;
             foreach (var i in corral)
@@ -101,12 +98,7 @@ internal static class MinimumNormPoint
             for (var minor = 0; ; minor++)
             {
                 var target = AffineMinimiser(gramian, corral, alpha);
-                var allPositive = true;
-                for (var k = 0; k < corral.Count; k++)
-                {
-                    allPositive &= target[k] > 0;
-                }
-                if (allPositive)
+                if (Array.TrueForAll(target, value => value > 0))
                 {
                     for (var k = 0; k < corral.Count; k++)
                     {
@@ -125,27 +117,7 @@ internal static class MinimumNormPoint
                     break;
                 }
                 // Move from α towards the affine minimiser until the first weight reaches zero.
-                var step = 1.0;
-                var blocking = -1;
-                for (var k = 0; k < corral.Count; k++)
-                {
-                    if (target[k] <= 0)
-                    {
-                        var current = alpha[corral[k]];
-                        var ratio = current / (current - target[k]);
-                        if (blocking < 0 || ratio < step)
-                        {
-                            step = ratio;
-                            blocking = corral[k];
-                        }
-                    }
-                }
-                for (var k = 0; k < corral.Count; k++)
-                {
-                    var index = corral[k];
-                    alpha[index] += step * (target[k] - alpha[index]);
-                }
-                alpha[blocking] = 0;
+                ActiveSet.StepTowards(alpha, corral, target);
                 corral.RemoveAll(index => !(alpha[index] > 0));
                 for (var j = 0; j < n; j++)
                 {
@@ -178,7 +150,7 @@ internal static class MinimumNormPoint
             sum += alpha[k];
             weightedNorms += alpha[k] * Math.Sqrt(gramian[k, k]);
         }
-        var product = GramianInput.Multiply(gramian, alpha);
+        var product = DenseLinearAlgebra.Multiply(gramian, alpha);
         var lambda = 0.0;
         for (var k = 0; k < n; k++)
         {
@@ -206,7 +178,7 @@ internal static class MinimumNormPoint
         var lastIsDependent = false;
         while (true)
         {
-            var factor = new Cholesky(gramian, corral.Count);
+            var factor = new IncrementalCholesky(gramian, corral.Count);
             var dependent = -1;
             var extraDependent = -1;
             for (var k = 0; k < corral.Count; k++)
@@ -281,86 +253,6 @@ internal static class MinimumNormPoint
             {
                 alpha[i] /= total;
             }
-        }
-    }
-
-    /// <summary>Cholesky factor of G restricted to the appended indices, refusing numerically dependent ones.</summary>
-    private sealed class Cholesky(double[,] gramian, int capacity)
-    {
-        private readonly double[,] _factor = new double[capacity, capacity];
-
-        public List<int> Indices { get; } = new(capacity);
-
-        public bool TryAppend(int index)
-        {
-            var p = Indices.Count;
-            var sumOfSquares = 0.0;
-            for (var r = 0; r < p; r++)
-            {
-                var value = gramian[Indices[r], index];
-                for (var k = 0; k < r; k++)
-                {
-                    value -= _factor[r, k] * _factor[p, k];
-                }
-                value /= _factor[r, r];
-                _factor[p, r] = value;
-                sumOfSquares += value * value;
-            }
-            var pivot = gramian[index, index] - sumOfSquares;
-            if (!(pivot > DependenceThreshold * gramian[index, index]))
-            {
-                return false;
-            }
-            _factor[p, p] = Math.Sqrt(pivot);
-            Indices.Add(index);
-            return true;
-        }
-
-        /// <summary>Solves G_II z = rhs, with one step of iterative refinement.</summary>
-        public double[] Solve(double[] rhs)
-        {
-            var z = Substitute(rhs);
-            var residual = new double[rhs.Length];
-            for (var r = 0; r < rhs.Length; r++)
-            {
-                var sum = rhs[r];
-                for (var k = 0; k < rhs.Length; k++)
-                {
-                    sum -= gramian[Indices[r], Indices[k]] * z[k];
-                }
-                residual[r] = sum;
-            }
-            var correction = Substitute(residual);
-            for (var k = 0; k < z.Length; k++)
-            {
-                z[k] += correction[k];
-            }
-            return z;
-        }
-
-        private double[] Substitute(double[] rhs)
-        {
-            var p = rhs.Length;
-            var y = new double[p];
-            for (var r = 0; r < p; r++)
-            {
-                var sum = rhs[r];
-                for (var k = 0; k < r; k++)
-                {
-                    sum -= _factor[r, k] * y[k];
-                }
-                y[r] = sum / _factor[r, r];
-            }
-            for (var r = p - 1; r >= 0; r--)
-            {
-                var sum = y[r];
-                for (var k = r + 1; k < p; k++)
-                {
-                    sum -= _factor[k, r] * y[k];
-                }
-                y[r] = sum / _factor[r, r];
-            }
-            return y;
         }
     }
 }

@@ -38,10 +38,6 @@ internal static class NonNegativeQuadraticProgram
     /// <summary>The default relative KKT tolerance τ (see the remarks).</summary>
     public const double DefaultTolerance = 1e-10;
 
-    // sin² of the angle between a column and the span of the free columns below which it is treated as
-    // dependent: rounding alone makes this ~T·ε ≈ 1e-14 for exactly dependent columns.
-    private const double DependenceThreshold = 1e-13;
-
     /// <summary>Solves the problem; returns x (every entry ≥ 0, exactly 0 on the active set).</summary>
     /// <param name="q">Symmetric positive semi-definite n×n matrix Q.</param>
     /// <param name="c">The linear term c (length n).</param>
@@ -68,7 +64,8 @@ internal static class NonNegativeQuadraticProgram
 
         var x = new double[n];
         var gradient = new double[n];
-        var state = new FreeSet(q, n);
+        // The free (passive) variables in the order they were added, with the Cholesky factor of Q_FF.
+        var free = new IncrementalCholesky(q, n);
         var refused = new bool[n];
         // Lawson and Hanson observe ~n/2 to 3n outer iterations; the cap only guards against rounding-induced
         // cycling, after which the current (feasible, best so far) point is returned.
@@ -85,7 +82,7 @@ internal static class NonNegativeQuadraticProgram
             var steepest = 0.0;
             for (var j = 0; j < n; j++)
             {
-                if (state.Contains(j) || refused[j] || sqrtDiagonal[j] == 0)
+                if (free.Contains(j) || refused[j] || sqrtDiagonal[j] == 0)
                 {
                     continue;
                 }
@@ -102,7 +99,7 @@ internal static class NonNegativeQuadraticProgram
             {
                 break;
             }
-            if (!state.TryAppend(entering))
+            if (!free.TryAppend(entering))
             {
                 refused[entering] = true;
                 continue;
@@ -110,17 +107,12 @@ internal static class NonNegativeQuadraticProgram
 
             for (var inner = 0; ; inner++)
             {
-                var z = state.Minimiser(c);
-                var allPositive = true;
-                for (var k = 0; k < z.Length; k++)
-                {
-                    allPositive &= z[k] > 0;
-                }
-                if (allPositive)
+                var z = Minimiser(free, c);
+                if (Array.TrueForAll(z, value => value > 0))
                 {
                     for (var k = 0; k < z.Length; k++)
                     {
-                        x[state[k]] = z[k];
+                        x[free[k]] = z[k];
                     }
                     Array.Clear(refused);
                     break;
@@ -129,32 +121,12 @@ internal static class NonNegativeQuadraticProgram
                 {
                     // In exact arithmetic the entering variable's new value is positive (Lawson and Hanson,
                     // ch. 23); when rounding says otherwise it would leave again at once, so skip it.
-                    state.RemoveLast();
+                    free.RemoveLast();
                     refused[entering] = true;
                     break;
                 }
                 // Walk from x towards z until the first free variable reaches zero.
-                var step = 1.0;
-                var blocking = -1;
-                for (var k = 0; k < z.Length; k++)
-                {
-                    if (z[k] <= 0)
-                    {
-                        var current = x[state[k]];
-                        var ratio = current / (current - z[k]);
-                        if (ratio < step || blocking < 0)
-                        {
-                            step = ratio;
-                            blocking = state[k];
-                        }
-                    }
-                }
-                for (var k = 0; k < z.Length; k++)
-                {
-                    var index = state[k];
-                    x[index] += step * (z[k] - x[index]);
-                }
-                x[blocking] = 0;
+                ActiveSet.StepTowards(x, free.Indices, z);
                 for (var j = 0; j < n; j++)
                 {
                     if (x[j] <= 0)
@@ -162,7 +134,7 @@ internal static class NonNegativeQuadraticProgram
                         x[j] = 0;
                     }
                 }
-                foreach (var dropped in state.Rebuild(x))
+                foreach (var dropped in Rebuild(free, x))
                 {
                     x[dropped] = 0;
                 }
@@ -251,128 +223,30 @@ internal static class NonNegativeQuadraticProgram
         }
     }
 
-    /// <summary>
-    /// The free (passive) variables in the order they were added, with the Cholesky factor L of Q restricted to
-    /// them (Q_FF = L Lᵀ). Adding a variable extends L by one row; removing variables refactors from scratch,
-    /// which costs O(|F|³) and is negligible at these sizes.
-    /// </summary>
-    private sealed class FreeSet(double[,] q, int n)
+    /// <summary>Keeps the free variables with x &gt; 0 and refactors; returns any that turned out dependent.</summary>
+    private static List<int> Rebuild(IncrementalCholesky free, double[] x)
     {
-        private readonly double[,] _factor = new double[n, n];
-        private readonly List<int> _indices = new(n);
-        private readonly bool[] _member = new bool[n];
-
-        public int Count => _indices.Count;
-
-        public int this[int position] => _indices[position];
-
-        public bool Contains(int index) => _member[index];
-
-        /// <summary>Adds <paramref name="index"/> unless its column is numerically dependent on the free ones.</summary>
-        public bool TryAppend(int index)
+        var kept = free.Indices.Where(i => x[i] > 0).ToArray();
+        free.Clear();
+        var dropped = new List<int>();
+        foreach (var i in kept)
         {
-            var p = _indices.Count;
-            var sumOfSquares = 0.0;
-            for (var r = 0; r < p; r++)
+            if (!free.TryAppend(i))
             {
-                var value = q[_indices[r], index];
-                for (var k = 0; k < r; k++)
-                {
-                    value -= _factor[r, k] * _factor[p, k];
-                }
-                value /= _factor[r, r];
-                _factor[p, r] = value;
-                sumOfSquares += value * value;
+                dropped.Add(i);
             }
-            var pivot = q[index, index] - sumOfSquares;
-            if (!(pivot > DependenceThreshold * q[index, index]))
-            {
-                return false;
-            }
-            _factor[p, p] = Math.Sqrt(pivot);
-            _indices.Add(index);
-            _member[index] = true;
-            return true;
         }
+        return dropped;
+    }
 
-        public void RemoveLast()
+    /// <summary>The unconstrained minimiser on the free set F, z = −Q_FF⁻¹ c_F.</summary>
+    private static double[] Minimiser(IncrementalCholesky free, IReadOnlyList<double> c)
+    {
+        var rhs = new double[free.Count];
+        for (var k = 0; k < rhs.Length; k++)
         {
-            _member[_indices[^1]] = false;
-            _indices.RemoveAt(_indices.Count - 1);
+            rhs[k] = -c[free[k]];
         }
-
-        /// <summary>Keeps the variables with x &gt; 0 and refactors; returns any that turned out dependent.</summary>
-        public List<int> Rebuild(double[] x)
-        {
-            var kept = _indices.Where(i => x[i] > 0).ToArray();
-            foreach (var i in _indices)
-            {
-                _member[i] = false;
-            }
-            _indices.Clear();
-            var dropped = new List<int>();
-            foreach (var i in kept)
-            {
-                if (!TryAppend(i))
-                {
-                    dropped.Add(i);
-                }
-            }
-            return dropped;
-        }
-
-        /// <summary>The unconstrained minimiser on the free set, z = −Q_FF⁻¹ c_F, with one step of iterative refinement.</summary>
-        public double[] Minimiser(IReadOnlyList<double> c)
-        {
-            var p = _indices.Count;
-            var rhs = new double[p];
-            for (var k = 0; k < p; k++)
-            {
-                rhs[k] = -c[_indices[k]];
-            }
-            var z = CholeskySolve(rhs);
-            // One refinement step recovers accuracy lost to an ill-conditioned free set at O(p²) cost.
-            var residual = new double[p];
-            for (var r = 0; r < p; r++)
-            {
-                var sum = rhs[r];
-                for (var k = 0; k < p; k++)
-                {
-                    sum -= q[_indices[r], _indices[k]] * z[k];
-                }
-                residual[r] = sum;
-            }
-            var correction = CholeskySolve(residual);
-            for (var k = 0; k < p; k++)
-            {
-                z[k] += correction[k];
-            }
-            return z;
-        }
-
-        private double[] CholeskySolve(double[] rhs)
-        {
-            var p = rhs.Length;
-            var y = new double[p];
-            for (var r = 0; r < p; r++)
-            {
-                var sum = rhs[r];
-                for (var k = 0; k < r; k++)
-                {
-                    sum -= _factor[r, k] * y[k];
-                }
-                y[r] = sum / _factor[r, r];
-            }
-            for (var r = p - 1; r >= 0; r--)
-            {
-                var sum = y[r];
-                for (var k = r + 1; k < p; k++)
-                {
-                    sum -= _factor[k, r] * y[k];
-                }
-                y[r] = sum / _factor[r, r];
-            }
-            return y;
-        }
+        return free.Solve(rhs);
     }
 }

@@ -1,5 +1,5 @@
 using GradientSurgery.Aggregation.Solvers;
-using static GradientSurgery.Tests.Aggregation.Solvers.DenseTestMatrices;
+using static GradientSurgery.Tests.Aggregation.TestJacobians;
 
 namespace GradientSurgery.Tests.Aggregation.Solvers;
 

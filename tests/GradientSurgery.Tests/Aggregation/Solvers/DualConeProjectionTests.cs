@@ -18,8 +18,8 @@ public sealed class DualConeProjectionTests
             var n = gramian.GetLength(0);
             var u = Enumerable.Range(0, n).Select(_ => random.NextDouble() * 2 - 0.5).ToArray();
             var w = DualConeProjection.Weights(gramian, u);
-            var product = GramianInput.Multiply(gramian, w);
-            var start = GramianInput.Multiply(gramian, u);
+            var product = DenseLinearAlgebra.Multiply(gramian, w);
+            var start = DenseLinearAlgebra.Multiply(gramian, u);
             // The solver's stated bound: g_j · π ≥ −τ (‖g_j‖ Σ_k (w_k − u_k) ‖g_k‖ + |g_j · Jᵀu|).
             var budget = Enumerable.Range(0, n).Sum(k => (w[k] - u[k]) * Math.Sqrt(gramian[k, k]));
             for (var j = 0; j < n; j++)
@@ -43,7 +43,7 @@ public sealed class DualConeProjectionTests
         {
             using var scope = NewDisposeScope();
             var tasks = 2 + trial % 3;
-            var jacobian = TestJacobians.Random(tasks, 2 + trial % 4, 23 + trial);
+            var jacobian = TestJacobians.RandomJacobian(tasks, 2 + trial % 4, 23 + trial);
             var u = Enumerable.Range(0, tasks).Select(_ => random.NextDouble() * 2 - 0.5).ToArray();
             var w = DualConeProjection.Weights(Jacobian.Gramian(jacobian), u);
             var projection = Jacobian.Combine(jacobian, w).data<double>().ToArray();

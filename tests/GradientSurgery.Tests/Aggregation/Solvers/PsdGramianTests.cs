@@ -1,127 +1,10 @@
 using GradientSurgery.Aggregation.Solvers;
-using static GradientSurgery.Tests.Aggregation.Solvers.DenseTestMatrices;
+using static GradientSurgery.Tests.Aggregation.TestJacobians;
 
 namespace GradientSurgery.Tests.Aggregation.Solvers;
 
 public sealed class PsdGramianTests
 {
-    [Fact]
-    public void CheckedCopyRejectsWhatCannotBeAGramian()
-    {
-        string Fail(double[,] g) => Assert.Throws<ArgumentException>(() => PsdGramian.CheckedCopy(g, "gramian")).Message;
-
-        Assert.Contains("non-empty square matrix, but it is 2×3", Fail(new double[2, 3]));
-        Assert.Contains("non-empty square matrix, but it is 0×0", Fail(new double[0, 0]));
-        Assert.Contains("non-finite entry G[0, 1]", Fail(new[,] { { 1.0, double.NaN }, { double.NaN, 1.0 } }));
-        Assert.Contains("non-finite entry G[1, 1]", Fail(new[,] { { 1.0, 0.0 }, { 0.0, double.PositiveInfinity } }));
-        Assert.Contains($"negative diagonal entry G[1, 1] = {-2.0}", Fail(new[,] { { 1.0, 0.0 }, { 0.0, -2.0 } }));
-        Assert.Contains($"not symmetric: G[0, 1] = {0.5} but G[1, 0] = {0.4}", Fail(new[,] { { 1.0, 0.5 }, { 0.4, 1.0 } }));
-        Assert.Throws<ArgumentNullException>(() => PsdGramian.CheckedCopy(null!, "gramian"));
-    }
-
-    [Fact]
-    public void CheckedCopySymmetrisesRoundingLevelAsymmetry()
-    {
-        var g = new[,] { { 2.0, 1.0 + 1e-15 }, { 1.0 - 1e-15, 3.0 } };
-        var copy = PsdGramian.CheckedCopy(g, "gramian");
-        Assert.Equal(copy[0, 1], copy[1, 0]);
-        Assert.Equal(1.0, copy[0, 1], 15);
-        Assert.Equal(1.0 + 1e-15, g[0, 1]);
-    }
-
-    [Fact]
-    public void CholeskyFactorsAndSolvesAPositiveDefiniteMatrix()
-    {
-        var a = Gram(Gaussian(5, 9, seed: 1));
-        Assert.True(PsdGramian.TryCholesky(a, out var lower));
-        for (var i = 0; i < 5; i++)
-        {
-            for (var j = 0; j < 5; j++)
-            {
-                var sum = 0.0;
-                for (var k = 0; k < 5; k++)
-                {
-                    sum += lower[i, k] * lower[j, k];
-                }
-                Assert.Equal(a[i, j], sum, 12);
-            }
-        }
-        var rhs = new[] { 1.0, -2.0, 0.5, 3.0, 0.0 };
-        var x = PsdGramian.CholeskySolve(lower, rhs);
-        var back = Times(a, x);
-        for (var i = 0; i < 5; i++)
-        {
-            Assert.Equal(rhs[i], back[i], 10);
-        }
-    }
-
-    [Fact]
-    public void CholeskyRefusesIndefiniteAndSingularMatrices()
-    {
-        Assert.False(PsdGramian.TryCholesky(new[,] { { 1.0, 2.0 }, { 2.0, 1.0 } }, out _));
-        Assert.False(PsdGramian.TryCholesky(new[,] { { 1.0, 1.0 }, { 1.0, 1.0 } }, out _));
-        // The shifted factorisation still succeeds on the singular one.
-        Assert.NotNull(PsdGramian.CholeskyWithShift(new[,] { { 1.0, 1.0 }, { 1.0, 1.0 } }));
-    }
-
-    [Fact]
-    public void JacobiEigenDecompositionReconstructsTheMatrix()
-    {
-        var x = Gaussian(6, 6, seed: 4);
-        var a = new double[6, 6];
-        for (var i = 0; i < 6; i++)
-        {
-            for (var j = 0; j < 6; j++)
-            {
-                a[i, j] = x[i, j] + x[j, i];
-            }
-        }
-        var (values, vectors) = PsdGramian.SymmetricEigen(a);
-        for (var i = 0; i < 6; i++)
-        {
-            for (var j = 0; j < 6; j++)
-            {
-                var reconstructed = 0.0;
-                var orthogonality = 0.0;
-                for (var k = 0; k < 6; k++)
-                {
-                    reconstructed += vectors[i, k] * values[k] * vectors[j, k];
-                    orthogonality += vectors[k, i] * vectors[k, j];
-                }
-                Assert.Equal(a[i, j], reconstructed, 12);
-                Assert.Equal(i == j ? 1.0 : 0.0, orthogonality, 13);
-            }
-        }
-    }
-
-    [Fact]
-    public void EigenvaluesOfAWorkedTwoByTwo()
-    {
-        // [[2, 1], [1, 2]] has eigenvalues 1 (vector (1, −1)/√2) and 3 (vector (1, 1)/√2).
-        var (values, _) = PsdGramian.SymmetricEigen(new[,] { { 2.0, 1.0 }, { 1.0, 2.0 } });
-        Assert.Equal(new[] { 1.0, 3.0 }, values.Order().Select(v => Math.Round(v, 14)));
-    }
-
-    [Fact]
-    public void ClippingKeepsThePositivePart()
-    {
-        // [[1, 2], [2, 1]] = 3·uuᵀ − 1·vvᵀ with u = (1, 1)/√2, v = (1, −1)/√2; the positive part is 1.5·[[1, 1], [1, 1]].
-        var clipped = PsdGramian.ClipNegativeEigenvalues(new[,] { { 1.0, 2.0 }, { 2.0, 1.0 } });
-        foreach (var entry in clipped)
-        {
-            Assert.Equal(1.5, entry, 14);
-        }
-        var psd = Gram(Gaussian(4, 6, seed: 2));
-        var unchanged = PsdGramian.ClipNegativeEigenvalues(psd);
-        for (var i = 0; i < 4; i++)
-        {
-            for (var j = 0; j < 4; j++)
-            {
-                Assert.Equal(psd[i, j], unchanged[i, j], 12);
-            }
-        }
-    }
-
     [Fact]
     public void PrepareDropsZeroGradientsNormalisesAndAddsARelativeRidge()
     {
@@ -150,10 +33,10 @@ public sealed class PsdGramianTests
                 }
             }
         }
-        Assert.Contains(PsdGramian.SymmetricEigen(g).Values, v => v < -1e-8);
-        var prepared = PsdGramian.Prepare(PsdGramian.CheckedCopy(g, "g"), ridge: 1e-10);
+        Assert.Contains(DenseLinearAlgebra.SymmetricEigen(g).Values, v => v < -1e-8);
+        var prepared = PsdGramian.Prepare(GramianInput.Symmetrised(g, "g"), ridge: 1e-10);
         Assert.True(prepared.Repaired);
-        Assert.True(PsdGramian.TryCholesky(prepared.Regularized, out _));
-        Assert.All(PsdGramian.SymmetricEigen(prepared.Normalized).Values, v => Assert.True(v > -1e-15));
+        Assert.True(DenseLinearAlgebra.TryCholesky(prepared.Regularized, out _));
+        Assert.All(DenseLinearAlgebra.SymmetricEigen(prepared.Normalized).Values, v => Assert.True(v > -1e-15));
     }
 }
