@@ -361,6 +361,9 @@ public sealed class MultiTaskBackward : IDisposable
             else
             {
                 slice.copy_(gradients[k].reshape(-1));
+                // The row now holds it: release the P-sized gradient at once rather than at the end of the step,
+                // so that a step never keeps T gradients and the Jacobian alive together.
+                gradients[k].Dispose();
                 connected = true;
             }
         }
