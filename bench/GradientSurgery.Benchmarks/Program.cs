@@ -2,6 +2,7 @@ using System.Globalization;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using GradientSurgery.Benchmarks;
 
 // dotnet run -c Release --project bench/GradientSurgery.Benchmarks -- step [--tasks 2,10,40] [--steps 30] [--warmup 5] [--out docs/bench]
@@ -40,7 +41,9 @@ try
             StepBenchmark.MemoryProbe(Int("--tasks", 2), (StepMode)Int("--mode", 1), Int("--steps", 20));
             return 0;
         case "micro":
-            BenchmarkRunner.Run<AggregatorBenchmarks>(DefaultConfig.Instance.AddJob(Job.ShortRun), args[1..]);
+            // In-process: BenchmarkDotNet's generated project would not carry the build's libLibTorchSharp patch.
+            BenchmarkRunner.Run<AggregatorBenchmarks>(
+                DefaultConfig.Instance.AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance)), args[1..]);
             return 0;
         default:
             Console.Error.WriteLine(Usage);
