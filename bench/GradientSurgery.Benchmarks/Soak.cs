@@ -25,9 +25,8 @@ internal static class Soak
             }
             if (step % 1000 == 0)
             {
-                // Collect managed wrappers so that the sample reflects what is really still referenced.
-                GC.Collect();
-                GC.WaitForPendingFinalizers();
+                // Measure memory in use, not what the managed heap or glibc keep cached for reuse.
+                ProcessMemory.Settle();
                 samples.Add((step, ProcessMemory.ResidentMiB));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"step {step}: resident {samples[^1].ResidentMiB:F1} MiB"));
             }
