@@ -87,5 +87,9 @@ internal sealed class StepRunner : IDisposable
         }
     }
 
-    public void Dispose() => _model.Dispose();
+    public void Dispose()
+    {
+        _pcgrad.Dispose();
+        _model.Dispose();
+    }
 }

@@ -11,7 +11,7 @@ var w = randn(8, 1);
 Tensor[] targets = [x.mm(w), -x.mm(w) + 0.5 * x.mm(randn(8, 1))];   // two tasks that pull apart
 
 var parameters = trunk.parameters().Concat(heads.SelectMany(h => h.parameters()));
-var optimizer = new MultiTaskOptimizer(optim.Adam(parameters, lr: 1e-2), new PCGrad(seed: 0), trunk.parameters());
+using var optimizer = new MultiTaskOptimizer(optim.Adam(parameters, lr: 1e-2), new PCGrad(seed: 0), trunk.parameters());
 
 for (var step = 1; step <= 300; step++)
 {

@@ -113,7 +113,9 @@ public sealed class MultiTaskTrainer<TModel>
         {
             throw new ArgumentException($"The model has {model.TaskCount} heads but the data has {train.TaskCount} (train) and {test.TaskCount} (test) tasks.");
         }
-        var method = TrainingMethod.Create(settings, model);
+        using var method = TrainingMethod.Create(
+            settings.Method, settings.Seed, model.parameters(), model.SharedParameters, model.LastSharedLayerWeight, model.TaskCount,
+            settings.LearningRate, UncertaintyTaskKind.Classification);
         var history = new List<EpochMetrics>();
         var accumulator = new EpochAccumulator(model.TaskCount);
         var position = new Position(0, 0, 0);
@@ -246,78 +248,6 @@ public sealed class MultiTaskTrainer<TModel>
 
     private static Tensor[] Losses(Tensor[] outputs, Tensor[] labels) =>
         [.. outputs.Select((o, t) => nn.functional.cross_entropy(o, labels[t]))];
-
-    /// <summary>The run's method and the optimizer that applies it: exactly one of <see cref="Surgery"/> and <see cref="Weighted"/>.</summary>
-    private sealed record TrainingMethod(OptimizerHelper Optimizer, IAggregator? Aggregator, MultiTaskOptimizer? Surgery, LossWeightingOptimizer? Weighted)
-    {
-        public static TrainingMethod Create(TrainingSettings settings, TModel model)
-        {
-            if (Methods.Resolve(settings.Method).Kind == MethodKind.Aggregator)
-            {
-                var aggregator = Aggregators.Create(settings.Method, settings.Seed);
-                var adam = optim.Adam(model.parameters(), settings.LearningRate);
-                return new TrainingMethod(adam, aggregator, new MultiTaskOptimizer(adam, aggregator, model.SharedParameters), null);
-            }
-            var layer = model.LastSharedLayerWeight;
-            var context = new LossWeightingContext(model.TaskCount, layer.device, layer.dtype, layer, UncertaintyTaskKind.Classification);
-            var weighting = LossWeightings.Create(settings.Method, settings.Seed, context);
-            var learnable = (weighting as ILearnableLossWeighting)?.parameters() ?? [];
-            var optimizer = optim.Adam(model.parameters().Concat(learnable), settings.LearningRate);
-            return new TrainingMethod(optimizer, null, null, new LossWeightingOptimizer(optimizer, weighting));
-        }
-
-        /// <summary>The method's own state (an aggregator's or a weighting's), for the checkpoint.</summary>
-        public void SaveState(BinaryWriter writer)
-        {
-            if (Weighted is null)
-            {
-                (Aggregator as IStateful)?.SaveState(writer);
-                return;
-            }
-            var weighting = Weighted.Weighting;
-            (weighting as IStateful)?.SaveState(writer);
-            // Also written when IStateful covers them, so that a learnable weighting without it resumes exactly too.
-            foreach (var parameter in (weighting as ILearnableLossWeighting)?.parameters() ?? [])
-            {
-                using var scope = NewDisposeScope();
-                var values = parameter.detach().to(ScalarType.Float64).cpu().contiguous();
-                writer.Write(values.numel());
-                foreach (var value in values.data<double>())
-                {
-                    writer.Write(value);
-                }
-            }
-        }
-
-        public void LoadState(BinaryReader reader)
-        {
-            if (Weighted is null)
-            {
-                (Aggregator as IStateful)?.LoadState(reader);
-                return;
-            }
-            var weighting = Weighted.Weighting;
-            (weighting as IStateful)?.LoadState(reader);
-            foreach (var parameter in (weighting as ILearnableLossWeighting)?.parameters() ?? [])
-            {
-                var count = reader.ReadInt64();
-                if (count != parameter.numel())
-                {
-                    throw new InvalidDataException($"The checkpoint holds {count} values for a learnable weight of {weighting.GetType().Name} with {parameter.numel()} elements.");
-                }
-                var values = new double[count];
-                for (var k = 0; k < count; k++)
-                {
-                    values[k] = reader.ReadDouble();
-                }
-                using var scope = NewDisposeScope();
-                using (no_grad())
-                {
-                    parameter.copy_(tensor(values, dtype: ScalarType.Float64).reshape(parameter.shape).to(parameter.dtype, parameter.device));
-                }
-            }
-        }
-    }
 
     private static void Save(
         string path, TrainingSettings settings, Position position, TModel model, TrainingMethod method,

@@ -30,23 +30,14 @@ public static class SyntheticBenchmark
     {
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
-        var kind = Methods.Validate(method, seed).Kind;
+        Methods.Validate(method, seed);
         using var data = SyntheticTasks.Create(config, seed);
         manual_seed(seed);
         using var model = new SyntheticModel(config);
-        MultiTaskOptimizer? surgery = null;
-        LossWeightingOptimizer? weighted = null;
-        if (kind == MethodKind.Aggregator)
-        {
-            surgery = new MultiTaskOptimizer(optim.Adam(model.parameters(), config.LearningRate), Aggregators.Create(method, seed), model.SharedParameters);
-        }
-        else
-        {
-            var layer = model.LastSharedLayerWeight;
-            var weighting = LossWeightings.Create(method, seed, new LossWeightingContext(config.Tasks, layer.device, layer.dtype, layer, UncertaintyTaskKind.Regression));
-            var learnable = (weighting as ILearnableLossWeighting)?.parameters() ?? [];
-            weighted = new LossWeightingOptimizer(optim.Adam(model.parameters().Concat(learnable), config.LearningRate), weighting);
-        }
+        using var training = TrainingMethod.Create(
+            method, seed, model.parameters(), model.SharedParameters, model.LastSharedLayerWeight, config.Tasks,
+            config.LearningRate, UncertaintyTaskKind.Regression);
+        var (surgery, weighted) = (training.Surgery, training.Weighted);
         var batches = new Generator((ulong)seed ^ 0x5EED_BA7C_0000_0001UL);
         var records = new List<SyntheticRecord>();
         var window = new Window(config.Tasks);
