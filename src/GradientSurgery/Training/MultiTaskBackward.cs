@@ -360,9 +360,13 @@ public sealed class MultiTaskBackward : IDisposable
             }
             else
             {
-                slice.copy_(gradients[k].reshape(-1));
-                // The row now holds it: release the P-sized gradient at once rather than at the end of the step,
-                // so that a step never keeps T gradients and the Jacobian alive together.
+                // The row now holds it: release the P-sized gradient (and the flat view that shares its storage) at
+                // once rather than at the end of the step, so that a step never keeps T gradients and the Jacobian
+                // alive together.
+                using (var flat = gradients[k].reshape(-1))
+                {
+                    slice.copy_(flat);
+                }
                 gradients[k].Dispose();
                 connected = true;
             }
