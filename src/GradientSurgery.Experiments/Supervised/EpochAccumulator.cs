@@ -9,8 +9,8 @@ internal sealed class EpochAccumulator(int tasks)
     private readonly long[] _correct = new long[tasks];
     private long _examples;
     private int _steps;
-    private double _conflict, _cosine, _similarity, _curvature, _seconds;
-    private int _pairSteps, _curvatureSteps;
+    private double _seconds;
+    private readonly ConflictAverages _conflicts = new();
 
     /// <summary>Adds one step; <paramref name="conflicts"/> is null when the step measured none (a loss weighting's step).</summary>
     public void Add(double[] losses, ConflictReport? conflicts, long[] correct, long examples, double seconds)
@@ -23,21 +23,7 @@ internal sealed class EpochAccumulator(int tasks)
             _loss[t] += losses[t];
             _correct[t] += correct[t];
         }
-        if (conflicts?.MeanCosine is { } cosine)
-        {
-            _pairSteps++;
-            _cosine += cosine;
-            _conflict += conflicts.ConflictFraction ?? 0;
-        }
-        if (conflicts?.MeanMagnitudeSimilarity is { } similarity)
-        {
-            _similarity += similarity;
-        }
-        if (conflicts?.MeanCurvature is { } curvature)
-        {
-            _curvatureSteps++;
-            _curvature += curvature;
-        }
+        _conflicts.Add(conflicts);
     }
 
     public EpochMetrics Close(int epoch, double[] testLoss, double[] testAccuracy) => new(
@@ -45,7 +31,7 @@ internal sealed class EpochAccumulator(int tasks)
         [.. _loss.Select(l => _steps == 0 ? double.NaN : l / _steps)],
         [.. _correct.Select(c => _examples == 0 ? double.NaN : (double)c / _examples)],
         testLoss, testAccuracy,
-        Mean(_conflict, _pairSteps), Mean(_cosine, _pairSteps), Mean(_similarity, _pairSteps), Mean(_curvature, _curvatureSteps), _seconds);
+        _conflicts.ConflictFraction, _conflicts.MeanCosine, _conflicts.MagnitudeSimilarity, _conflicts.Curvature, _seconds);
 
     public void Save(BinaryWriter writer)
     {
@@ -60,13 +46,8 @@ internal sealed class EpochAccumulator(int tasks)
         }
         writer.Write(_examples);
         writer.Write(_steps);
-        writer.Write(_conflict);
-        writer.Write(_cosine);
-        writer.Write(_similarity);
-        writer.Write(_curvature);
         writer.Write(_seconds);
-        writer.Write(_pairSteps);
-        writer.Write(_curvatureSteps);
+        _conflicts.Save(writer);
     }
 
     public void Load(BinaryReader reader)
@@ -86,14 +67,7 @@ internal sealed class EpochAccumulator(int tasks)
         }
         _examples = reader.ReadInt64();
         _steps = reader.ReadInt32();
-        _conflict = reader.ReadDouble();
-        _cosine = reader.ReadDouble();
-        _similarity = reader.ReadDouble();
-        _curvature = reader.ReadDouble();
         _seconds = reader.ReadDouble();
-        _pairSteps = reader.ReadInt32();
-        _curvatureSteps = reader.ReadInt32();
+        _conflicts.Load(reader);
     }
-
-    private static double Mean(double sum, int count) => count == 0 ? double.NaN : sum / count;
 }

@@ -96,8 +96,8 @@ public static class SyntheticBenchmark
     private sealed class Window(int tasks)
     {
         private readonly double[] _loss = new double[tasks];
-        private double _conflict, _cosine, _similarity, _curvature;
-        private int _steps, _cosineSteps, _similaritySteps, _curvatureSteps;
+        private readonly ConflictAverages _conflicts = new();
+        private int _steps;
 
         public void Add(double[] losses, ConflictReport? conflicts)
         {
@@ -106,35 +106,18 @@ public static class SyntheticBenchmark
             {
                 _loss[t] += losses[t];
             }
-            Accumulate(conflicts?.ConflictFraction, ref _conflict, ref _cosineSteps, countSteps: false);
-            Accumulate(conflicts?.MeanCosine, ref _cosine, ref _cosineSteps, countSteps: true);
-            Accumulate(conflicts?.MeanMagnitudeSimilarity, ref _similarity, ref _similaritySteps, countSteps: true);
-            Accumulate(conflicts?.MeanCurvature, ref _curvature, ref _curvatureSteps, countSteps: true);
+            _conflicts.Add(conflicts);
         }
 
         public SyntheticRecord Close(int step, double[] testLoss)
         {
             var record = new SyntheticRecord(
                 step, [.. _loss.Select(l => l / _steps)], testLoss,
-                Mean(_conflict, _cosineSteps), Mean(_cosine, _cosineSteps), Mean(_similarity, _similaritySteps), Mean(_curvature, _curvatureSteps));
+                _conflicts.ConflictFraction, _conflicts.MeanCosine, _conflicts.MagnitudeSimilarity, _conflicts.Curvature);
             Array.Clear(_loss);
-            _conflict = _cosine = _similarity = _curvature = 0;
-            _steps = _cosineSteps = _similaritySteps = _curvatureSteps = 0;
+            _conflicts.Clear();
+            _steps = 0;
             return record;
         }
-
-        private static void Accumulate(double? value, ref double sum, ref int count, bool countSteps)
-        {
-            if (value is { } v)
-            {
-                sum += v;
-                if (countSteps)
-                {
-                    count++;
-                }
-            }
-        }
-
-        private static double Mean(double sum, int count) => count == 0 ? double.NaN : sum / count;
     }
 }
