@@ -24,21 +24,10 @@ public sealed class ToyTests
     public void ClosedFormGradientsMatchAutograd(string name, double x, double y)
     {
         var landscape = ToyLandscapes.Find(name);
-        var jacobian = new double[2, 2];
-        landscape.Gradients(x, y, jacobian);
-
         using var scope = NewDisposeScope();
         var theta = tensor(new[] { x, y }, requires_grad: true);
         var (l1, l2) = name == "paper" ? PaperLosses(theta) : CAGradLosses(theta);
-        Assert.Equal(landscape.Losses(x, y).L1, l1.item<double>(), 12);
-        Assert.Equal(landscape.Losses(x, y).L2, l2.item<double>(), 12);
-        var g1 = autograd.grad([l1], [theta], retain_graph: true)[0].data<double>().ToArray();
-        var g2 = autograd.grad([l2], [theta])[0].data<double>().ToArray();
-        for (var k = 0; k < 2; k++)
-        {
-            Assert.True(Math.Abs(g1[k] - jacobian[0, k]) <= 1e-10 * (1 + Math.Abs(g1[k])), $"∇L1[{k}]: autograd {g1[k]}, closed form {jacobian[0, k]}");
-            Assert.True(Math.Abs(g2[k] - jacobian[1, k]) <= 1e-10 * (1 + Math.Abs(g2[k])), $"∇L2[{k}]: autograd {g2[k]}, closed form {jacobian[1, k]}");
-        }
+        AssertMatchesClosedForm(landscape, x, y, theta, l1, l2);
     }
 
     [Theory]
@@ -46,22 +35,11 @@ public sealed class ToyTests
     public void TensorLossesAreTheClosedFormFunctions(string name, double x, double y)
     {
         var landscape = ToyLandscapes.Find(name);
-        var jacobian = new double[2, 2];
-        landscape.Gradients(x, y, jacobian);
-
         using var scope = NewDisposeScope();
         var theta = tensor(new[] { x, y }, requires_grad: true);
         var (l1, l2) = landscape.Losses(theta);
         Assert.Equal(0, l1.dim());
-        Assert.Equal(landscape.Losses(x, y).L1, l1.item<double>(), 12);
-        Assert.Equal(landscape.Losses(x, y).L2, l2.item<double>(), 12);
-        var g1 = autograd.grad([l1], [theta], retain_graph: true)[0].data<double>().ToArray();
-        var g2 = autograd.grad([l2], [theta])[0].data<double>().ToArray();
-        for (var k = 0; k < 2; k++)
-        {
-            Assert.True(Math.Abs(g1[k] - jacobian[0, k]) <= 1e-10 * (1 + Math.Abs(g1[k])), $"∇L1[{k}]: autograd {g1[k]}, closed form {jacobian[0, k]}");
-            Assert.True(Math.Abs(g2[k] - jacobian[1, k]) <= 1e-10 * (1 + Math.Abs(g2[k])), $"∇L2[{k}]: autograd {g2[k]}, closed form {jacobian[1, k]}");
-        }
+        AssertMatchesClosedForm(landscape, x, y, theta, l1, l2);
     }
 
     [Theory]
@@ -221,6 +199,22 @@ public sealed class ToyTests
     private sealed class TensorOnlySum : IAggregator
     {
         public Tensor Aggregate(Tensor jacobian) => jacobian.sum(dim: 0);
+    }
+
+    /// <summary>The tensor losses at θ = (x, y) have the closed form's values and, through autograd, its gradients.</summary>
+    private static void AssertMatchesClosedForm(IToyLandscape landscape, double x, double y, Tensor theta, Tensor l1, Tensor l2)
+    {
+        var jacobian = new double[2, 2];
+        landscape.Gradients(x, y, jacobian);
+        Assert.Equal(landscape.Losses(x, y).L1, l1.item<double>(), 12);
+        Assert.Equal(landscape.Losses(x, y).L2, l2.item<double>(), 12);
+        var g1 = autograd.grad([l1], [theta], retain_graph: true)[0].data<double>().ToArray();
+        var g2 = autograd.grad([l2], [theta])[0].data<double>().ToArray();
+        for (var k = 0; k < 2; k++)
+        {
+            Assert.True(Math.Abs(g1[k] - jacobian[0, k]) <= 1e-10 * (1 + Math.Abs(g1[k])), $"∇L1[{k}]: autograd {g1[k]}, closed form {jacobian[0, k]}");
+            Assert.True(Math.Abs(g2[k] - jacobian[1, k]) <= 1e-10 * (1 + Math.Abs(g2[k])), $"∇L2[{k}]: autograd {g2[k]}, closed form {jacobian[1, k]}");
+        }
     }
 
     private static (Tensor, Tensor) PaperLosses(Tensor theta)
