@@ -48,12 +48,7 @@ public static class IdxReader
         using var file = OpenGzipFile(path);
         using var stream = new GZipStream(file, CompressionMode.Decompress, leaveOpen: true);
         Span<byte> header = stackalloc byte[ImagesHeaderBytes];
-        var headerRead = ReadAtMost(stream, header, path, 0);
-        CheckMagic(path, header[..headerRead], ImagesMagic, "an IDX image file");
-        if (headerRead < ImagesHeaderBytes)
-        {
-            throw Invalid(path, $"the decompressed data is only {headerRead} bytes long, too short for the {ImagesHeaderBytes}-byte IDX image header");
-        }
+        ReadHeader(stream, path, header, ImagesMagic, "image");
         var count = HeaderField(path, header, 4, "image count");
         var rows = HeaderField(path, header, 8, "row count");
         var columns = HeaderField(path, header, 12, "column count");
@@ -80,12 +75,7 @@ public static class IdxReader
         using var file = OpenGzipFile(path);
         using var stream = new GZipStream(file, CompressionMode.Decompress, leaveOpen: true);
         Span<byte> header = stackalloc byte[LabelsHeaderBytes];
-        var headerRead = ReadAtMost(stream, header, path, 0);
-        CheckMagic(path, header[..headerRead], LabelsMagic, "an IDX label file");
-        if (headerRead < LabelsHeaderBytes)
-        {
-            throw Invalid(path, $"the decompressed data is only {headerRead} bytes long, too short for the {LabelsHeaderBytes}-byte IDX label header");
-        }
+        ReadHeader(stream, path, header, LabelsMagic, "label");
         var count = HeaderField(path, header, 4, "label count");
         var labels = ReadPayload(stream, path, LabelsHeaderBytes, count, $"{count} labels");
         VerifyTrailer(path, file, header, labels);
@@ -97,6 +87,17 @@ public static class IdxReader
             }
         }
         return labels;
+    }
+
+    /// <summary>Fills <paramref name="header"/> from the start of the decompressed stream and checks its magic number.</summary>
+    private static void ReadHeader(Stream stream, string path, Span<byte> header, int magic, string kind)
+    {
+        var headerRead = ReadAtMost(stream, header, path, 0);
+        CheckMagic(path, header[..headerRead], magic, $"an IDX {kind} file");
+        if (headerRead < header.Length)
+        {
+            throw Invalid(path, $"the decompressed data is only {headerRead} bytes long, too short for the {header.Length}-byte IDX {kind} header");
+        }
     }
 
     /// <summary>Reads an images file and its labels file, checking that they describe the same number of items.</summary>
