@@ -30,14 +30,14 @@ public static class Jacobian
     /// G = J Jᵀ as a symmetric T×T float64 array. The product runs on the Jacobian's device in its dtype
     /// (half-precision types are widened to float32 first); only the T×T result is copied to the CPU. A contiguous
     /// float32 Jacobian in CPU memory takes a dedicated kernel when the processor has 512-bit vectors: it computes one
-    /// triangle, reads J once, sums each 2,048-column block in float64 and is deterministic across thread counts.
+    /// triangle, reads J once, adds up cache-sized column blocks in float64 and is deterministic across thread counts.
     /// </summary>
     public static double[,] Gramian(Tensor jacobian)
     {
         Validate(jacobian);
         if (CpuGramianKernel.Applies(jacobian))
         {
-            return CpuGramianKernel.Compute(jacobian);
+            return CpuGramianKernel.Gramian(jacobian);
         }
         using var scope = NewDisposeScope();
         var work = jacobian.dtype is ScalarType.Float16 or ScalarType.BFloat16 ? jacobian.to(ScalarType.Float32) : jacobian;

@@ -28,7 +28,7 @@ public sealed class CpuGramianKernelTests
             * logspace(-2, 2, tasks, dtype: ScalarType.Float32).unsqueeze(1);
         var reference = Reference(jacobian);
 
-        var gramian = CpuGramianKernel.Compute(jacobian);
+        var gramian = CpuGramianKernel.Gramian(jacobian);
 
         for (var i = 0; i < tasks; i++)
         {
@@ -50,7 +50,7 @@ public sealed class CpuGramianKernelTests
         var rows = storage.narrow(0, 2, 6);
         Assert.True(rows.is_contiguous());
 
-        var gramian = CpuGramianKernel.Compute(rows);
+        var gramian = CpuGramianKernel.Gramian(rows);
 
         var reference = Reference(rows);
         for (var i = 0; i < 6; i++)
@@ -68,10 +68,10 @@ public sealed class CpuGramianKernelTests
         try
         {
             set_num_threads(1);
-            var single = CpuGramianKernel.Compute(jacobian);
+            var single = CpuGramianKernel.Gramian(jacobian);
             set_num_threads(2);
-            var two = CpuGramianKernel.Compute(jacobian);
-            var again = CpuGramianKernel.Compute(jacobian);
+            var two = CpuGramianKernel.Gramian(jacobian);
+            var again = CpuGramianKernel.Gramian(jacobian);
             Assert.Equal(single, two);
             Assert.Equal(two, again);
         }
@@ -93,7 +93,7 @@ public sealed class CpuGramianKernelTests
         jacobian[4, 2999] = tensor(bad);
         jacobian[1, 17] = tensor(bad);
 
-        var gramian = CpuGramianKernel.Compute(jacobian);
+        var gramian = CpuGramianKernel.Gramian(jacobian);
 
         Assert.False(double.IsFinite(gramian[4, 4]));
         Assert.False(double.IsFinite(gramian[1, 1]));

@@ -44,10 +44,12 @@ public sealed class BadInputTests
         Assert.Contains("task 1 is not connected", Assert.Throws<ArgumentException>(() => BackwardFor(model).Backward(constant)).Message);
     }
 
-    [Fact]
-    public void NaNGradientNamesTheTaskAndWritesNothing()
+    [Theory]
+    [InlineData(ScalarType.Float64)]
+    [InlineData(ScalarType.Float32)] // the Gramian kernel, on 512-bit-vector processors
+    public void NaNGradientNamesTheTaskAndWritesNothing(ScalarType dtype)
     {
-        using var model = new TinyMultiTaskModel(3, seed: 1);
+        using var model = new TinyMultiTaskModel(3, seed: 1, dtype);
         using var scope = NewDisposeScope();
         foreach (var p in model.All)
         {
@@ -65,17 +67,20 @@ public sealed class BadInputTests
         Assert.All(model.All, p => Assert.True(p.grad!.eq(7.0).all().item<bool>()));
     }
 
-    [Fact]
-    public void GradientTooLargeToSquareIsNamedAsSuch()
+    [Theory]
+    [InlineData(ScalarType.Float64, 1e200)]
+    [InlineData(ScalarType.Float32, 1e25)]
+    public void GradientTooLargeToSquareIsNamedAsSuch(ScalarType dtype, double scale)
     {
-        using var model = new TinyMultiTaskModel(2, seed: 1);
+        using var model = new TinyMultiTaskModel(2, seed: 1, dtype);
         using var scope = NewDisposeScope();
         var losses = model.Losses();
-        // A finite loss whose gradient (1e200 per weight) has a squared norm beyond float64.
-        losses[1] = losses[1] + (model.Trunk.parameters().First() * 1e200).sum();
+        // A finite loss whose gradient (scale per weight) has a squared norm beyond the dtype's range.
+        losses[1] = losses[1] + (model.Trunk.parameters().First() * scale).sum();
         var error = Assert.Throws<ArithmeticException>(() => BackwardFor(model).Backward(losses));
         Assert.Contains("task 1", error.Message);
         Assert.Contains("too large", error.Message);
+        Assert.Contains(dtype.ToString(), error.Message);
     }
 
     [Fact]

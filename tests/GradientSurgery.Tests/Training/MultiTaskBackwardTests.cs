@@ -1,6 +1,7 @@
 using GradientSurgery.Aggregation;
 using GradientSurgery.Training;
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace GradientSurgery.Tests.Training;
@@ -45,6 +46,41 @@ public sealed class MultiTaskBackwardTests
         Assert.True(Jacobian.Combine(jacobian, report.Weights!).allclose(written, rtol: 1e-12, atol: 1e-14));
         Assert.Equal(model.Losses().Select(l => l.item<double>()), report.Losses);
         Assert.Equal(3, report.Conflicts.TaskCount);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Float32CpuStepMatchesTheFloat64Computation(bool byFeatures)
+    {
+        // A float32 CPU Jacobian takes the hand-written Gramian kernel where the processor has 512-bit vectors (and
+        // the matrix product elsewhere; the test holds either way). The trunk's sizes (35, 7, 42, 6) are not multiples
+        // of the vector width. On the parameters path head 0's weight is declared shared, so the
+        // other tasks have a zero gradient for it (the features path only reaches what lies before the features).
+        using var model = new TinyMultiTaskModel(tasks: 4, seed: 6, dtype: ScalarType.Float32);
+        using var scope = NewDisposeScope();
+        var head0 = model.Heads[0].weight!;
+        Parameter[] shared = byFeatures ? [.. model.Shared] : [.. model.Shared, head0];
+        Parameter[] heads = [.. model.HeadParameters.Where(p => !shared.Any(s => s.Handle == p.Handle))];
+        var rows = model.Losses().Select(loss =>
+            cat(autograd.grad([loss], shared, retain_graph: true, allow_unused: true)
+                .Select((g, k) => g.IsInvalid ? zeros(shared[k].numel()) : g.reshape(-1)).ToArray())).ToArray();
+        var jacobian = stack(rows);
+        var gramian = Jacobian.Gramian(jacobian.to(ScalarType.Float64));
+        var expectedWeights = new PCGrad(seed: 8).Weights(gramian);
+        var expected = Jacobian.Combine(jacobian.to(ScalarType.Float64), expectedWeights);
+
+        var backward = new MultiTaskBackward(new PCGrad(seed: 8), shared, heads);
+        var features = model.Features();
+        var report = byFeatures ? backward.Backward(model.Losses(features), features) : backward.Backward(model.Losses(features));
+
+        Assert.Equal(expectedWeights, report.Weights!, (a, b) => Math.Abs(a - b) <= 1e-5 * (1 + Math.Abs(a)));
+        var written = cat(shared.Select(p => p.grad!.reshape(-1)).ToArray()).to(ScalarType.Float64);
+        Assert.True(written.allclose(expected, rtol: 1e-4, atol: 1e-6), $"max difference {(written - expected).abs().max().item<double>():E2}");
+        if (!byFeatures)
+        {
+            Assert.True(written.narrow(0, jacobian.shape[1] - 6, 6).abs().sum().item<double>() > 0, "head 0's weight, shared by declaration, receives the update");
+        }
     }
 
     [Fact]
