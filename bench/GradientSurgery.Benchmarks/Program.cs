@@ -6,9 +6,10 @@ using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using GradientSurgery.Benchmarks;
 
 // dotnet run -c Release --project bench/GradientSurgery.Benchmarks -- step [--tasks 2,10,40] [--steps 30] [--warmup 5] [--out docs/bench]
+//                                                                   breakdown [--tasks 40] [--steps 20] [--out docs/bench]
 //                                                                   soak [--steps 10000] [--out docs/bench]
 //                                                                   micro [BenchmarkDotNet arguments]
-const string Usage = "usage: step [--tasks 2,10,40] [--steps 30] [--warmup 5] [--out DIR] | soak [--steps 10000] [--out DIR] | micro [BenchmarkDotNet options] | memory --tasks T --mode M [--steps 20]";
+const string Usage = "usage: step [--tasks 2,10,40] [--steps 30] [--warmup 5] [--out DIR] | breakdown [--tasks 40] [--steps 20] [--out DIR] | soak [--steps 10000] [--out DIR] | micro [BenchmarkDotNet options] | memory --tasks T --mode M [--steps 20]";
 if (args.Length == 0)
 {
     Console.Error.WriteLine(Usage);
@@ -39,6 +40,9 @@ try
             return 0;
         case "memory":
             StepBenchmark.MemoryProbe(Int("--tasks", 2), (StepMode)Int("--mode", 1), Int("--steps", 20));
+            return 0;
+        case "breakdown":
+            Breakdown.Run(Int("--tasks", 40), Int("--steps", 20), Option("--out", "docs/bench"));
             return 0;
         case "micro":
             // In-process: BenchmarkDotNet's generated project would not carry the build's libLibTorchSharp patch.
