@@ -13,8 +13,8 @@ namespace GradientSurgery.Aggregation;
 /// <remarks>
 /// Written by hand because neither TorchSharp nor any package it brings exposes a symmetric rank-k product (BLAS
 /// <c>ssyrk</c>): <c>mm(J, Jᵀ)</c> computes both triangles and streams J from memory twice, which made the Gramian the
-/// largest part of the surgery (docs/benchmarks.md). The kernel covers one triangle with 5×5 tiles of task pairs over
-/// cache-sized column blocks; each tile keeps 16-lane float32 sums in registers and adds them to float64 totals at
+/// largest part of the surgery (docs/benchmarks.md). The kernel covers one triangle with tiles of task pairs (5×5 with
+/// 512-bit vectors, 3×3 with 256-bit ones) over cache-sized column blocks; each tile keeps float32 vector sums in registers and adds them to float64 totals at
 /// the end of every block (about 1000× closer to the float64 product than <c>mm</c> in float32). Blocks are grouped
 /// into at most 32 chunks taken dynamically by the threads, each chunk with its own totals, which are added in chunk
 /// order: the result depends neither on the schedule nor on the thread count.
@@ -24,12 +24,15 @@ internal static unsafe class CpuGramianKernel
     /// <summary>Largest task count taken (the scratch is 32·T² doubles); above it callers use a matrix product.</summary>
     public const int MaxTasks = 256;
 
-    private const int Tile = 5;
+    // 512-bit vectors (AVX-512, 32 registers) take 5×5 tiles of task pairs; 256-bit ones (AVX2, 16 registers) 3×3.
+    private static readonly bool Wide = Vector512.IsHardwareAccelerated;
+    private static readonly int Tile = Wide ? 5 : 3;
+    private static readonly int Lanes = Wide ? Vector512<float>.Count : Vector256<float>.Count;
     private const int MaxChunks = 32;
 
-    /// <summary>True when <see cref="Gramian"/> applies to <paramref name="jacobian"/> on this machine (it needs 512-bit vectors).</summary>
+    /// <summary>True when <see cref="Gramian"/> applies to <paramref name="jacobian"/> on this machine (it needs 256- or 512-bit vectors).</summary>
     public static bool Applies(Tensor jacobian) =>
-        Vector512.IsHardwareAccelerated
+        (Vector512.IsHardwareAccelerated || Vector256.IsHardwareAccelerated)
         && jacobian.device_type == DeviceType.CPU
         && jacobian.dtype == ScalarType.Float32
         && jacobian.is_contiguous()
@@ -60,7 +63,7 @@ internal static unsafe class CpuGramianKernel
 
         // 640 KiB of rows per block stays in a core's L2 cache while every tile of task pairs reads it.
         var blockColumns = Math.Clamp(163_840 / padded / 512 * 512, 512, 4096);
-        var vectorColumns = columns / Vector512<float>.Count * Vector512<float>.Count;
+        var vectorColumns = columns / Lanes * Lanes;
         var blocks = (int)((vectorColumns + blockColumns - 1) / blockColumns);
         // No chunk at all when there are fewer columns than one vector: the scalar tail below does everything.
         var chunks = Math.Min(blocks, MaxChunks);
@@ -80,7 +83,14 @@ internal static unsafe class CpuGramianKernel
                 {
                     for (var j = 0; j <= i; j += Tile)
                     {
-                        AccumulateTile(rows, i, j, start, length, sums, padded);
+                        if (Wide)
+                        {
+                            AccumulateTile(rows, i, j, start, length, sums, padded);
+                        }
+                        else
+                        {
+                            AccumulateTile256(rows, i, j, start, length, sums, padded);
+                        }
                     }
                 }
             }
@@ -190,5 +200,46 @@ internal static unsafe class CpuGramianKernel
         sums[at + 2] += Vector512.Sum(c42);
         sums[at + 3] += Vector512.Sum(c43);
         sums[at + 4] += Vector512.Sum(c44);
+    }
+
+    /// <summary>The 256-bit-vector counterpart of <see cref="AccumulateTile"/>: 3×3 tiles, as AVX2 has 16 registers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AccumulateTile256(nint[] rows, int i, int j, long start, int length, Span<double> sums, int n)
+    {
+        float* a0 = (float*)rows[i + 0] + start, a1 = (float*)rows[i + 1] + start, a2 = (float*)rows[i + 2] + start;
+        float* b0 = (float*)rows[j + 0] + start, b1 = (float*)rows[j + 1] + start, b2 = (float*)rows[j + 2] + start;
+        Vector256<float> c00 = default, c01 = default, c02 = default;
+        Vector256<float> c10 = default, c11 = default, c12 = default;
+        Vector256<float> c20 = default, c21 = default, c22 = default;
+        for (var k = 0; k < length; k += Vector256<float>.Count)
+        {
+            var y0 = Vector256.Load(b0 + k);
+            var y1 = Vector256.Load(b1 + k);
+            var y2 = Vector256.Load(b2 + k);
+            var x = Vector256.Load(a0 + k);
+            c00 = Vector256.FusedMultiplyAdd(x, y0, c00);
+            c01 = Vector256.FusedMultiplyAdd(x, y1, c01);
+            c02 = Vector256.FusedMultiplyAdd(x, y2, c02);
+            x = Vector256.Load(a1 + k);
+            c10 = Vector256.FusedMultiplyAdd(x, y0, c10);
+            c11 = Vector256.FusedMultiplyAdd(x, y1, c11);
+            c12 = Vector256.FusedMultiplyAdd(x, y2, c12);
+            x = Vector256.Load(a2 + k);
+            c20 = Vector256.FusedMultiplyAdd(x, y0, c20);
+            c21 = Vector256.FusedMultiplyAdd(x, y1, c21);
+            c22 = Vector256.FusedMultiplyAdd(x, y2, c22);
+        }
+        var at = i * n + j;
+        sums[at + 0] += Vector256.Sum(c00);
+        sums[at + 1] += Vector256.Sum(c01);
+        sums[at + 2] += Vector256.Sum(c02);
+        at += n;
+        sums[at + 0] += Vector256.Sum(c10);
+        sums[at + 1] += Vector256.Sum(c11);
+        sums[at + 2] += Vector256.Sum(c12);
+        at += n;
+        sums[at + 0] += Vector256.Sum(c20);
+        sums[at + 1] += Vector256.Sum(c21);
+        sums[at + 2] += Vector256.Sum(c22);
     }
 }

@@ -29,7 +29,7 @@ public static class Jacobian
     /// <summary>
     /// G = J Jᵀ as a symmetric T×T float64 array. The product runs on the Jacobian's device in its dtype
     /// (half-precision types are widened to float32 first); only the T×T result is copied to the CPU. A contiguous
-    /// float32 Jacobian in CPU memory takes a dedicated kernel when the processor has 512-bit vectors: it computes one
+    /// float32 Jacobian in CPU memory takes a dedicated kernel when the processor has 256- or 512-bit vectors (AVX2, AVX-512): it computes one
     /// triangle, reads J once, adds up cache-sized column blocks in float64 and is deterministic across thread counts.
     /// </summary>
     public static double[,] Gramian(Tensor jacobian)
