@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 
 namespace GradientSurgery.Benchmarks;
 
-/// <summary>The four parts of the surgery, separately: Gramian J Jᵀ, PCGrad weights on the T×T Gramian, combination wᵀJ, write-back to .grad.</summary>
+/// <summary>The four parts of the surgery, separately: Gramian J Jᵀ (and, for comparison, by libtorch's mm), PCGrad weights on the T×T Gramian, combination wᵀJ, write-back to .grad.</summary>
 [MemoryDiagnoser(false)]
 public class AggregatorBenchmarks
 {
@@ -39,9 +39,17 @@ public class AggregatorBenchmarks
         _parameters = [.. Enumerable.Range(0, 4).Select(k => new Parameter(zeros(k < 3 ? quarter : Parameters - 3 * quarter)))];
     }
 
-    /// <summary>G = J Jᵀ, copied to a T×T float64 array.</summary>
+    /// <summary>G = J Jᵀ, copied to a T×T float64 array (the hand-written kernel on processors with AVX2 or AVX-512).</summary>
     [Benchmark]
     public double[,] Gramian() => Jacobian.Gramian(_jacobian);
+
+    /// <summary>G = J Jᵀ by libtorch's matrix product, the route before the kernel, for comparison.</summary>
+    [Benchmark]
+    public void GramianByMatrixProduct()
+    {
+        using var product = _jacobian.mm(_jacobian.t());
+        using var onCpu = product.to(ScalarType.Float64).cpu();
+    }
 
     /// <summary>PCGrad's T×T projection in float64, random orders included.</summary>
     [Benchmark]

@@ -18,7 +18,6 @@ internal static class Breakdown
         using var model = new ReferenceModel(tasks, seed: 1);
         var shared = model.Shared.ToArray();
         var heads = model.Heads.Select(h => h.parameters().ToArray()).ToArray();
-        var adam = optim.Adam(model.All, 1e-4);
         var pcgrad = new PCGrad(seed: 1);
         using var jacobian = empty(tasks, model.SharedCount);
         var times = new Dictionary<string, List<double>>();
@@ -71,7 +70,6 @@ internal static class Breakdown
                 double[] weights = null!;
                 Time("PCGrad weights (T×T, float64)", () => weights = pcgrad.Weights(gramian));
                 Time("combination wᵀJ", () => Jacobian.Combine(jacobian, weights).Dispose());
-                Time("Adam step", () => adam.step());
                 Time("Gramian by mm(J, Jᵀ), for comparison", () => jacobian.mm(jacobian.t()).cpu().Dispose());
             }
         }
