@@ -83,23 +83,7 @@ public sealed class ConFIG : IAggregator, IGramianWeighting
         var (values, vectors) = DenseLinearAlgebra.SymmetricEigen(cosines);
         var tolerance = RelativeTolerance * values[0];
 
-        var beta = new double[m];
-        var onesInRange = 0.0;
-        var directionNormSquared = 0.0;
-        for (var k = 0; k < m && values[k] > tolerance; k++)
-        {
-            var coefficient = 0.0;
-            for (var a = 0; a < m; a++)
-            {
-                coefficient += vectors[a, k];
-            }
-            onesInRange += coefficient * coefficient;
-            directionNormSquared += coefficient * coefficient / values[k];
-            for (var a = 0; a < m; a++)
-            {
-                beta[a] += coefficient / values[k] * vectors[a, k];
-            }
-        }
+        var beta = GramianMath.PseudoInverseTimesOnes(values, vectors, tolerance, out var onesInRange, out var directionNormSquared);
         if (onesInRange <= RangeTolerance * RangeTolerance * m)
         {
             return weights;

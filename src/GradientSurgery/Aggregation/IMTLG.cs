@@ -95,33 +95,28 @@ public sealed class IMTLG : IAggregator, IGramianWeighting
         {
             if (values[k] <= tolerance)
             {
-                var coefficient = ColumnSum(vectors, k, m);
+                var coefficient = GramianMath.ColumnSum(vectors, k, m);
                 onesInNullSpace += coefficient * coefficient;
             }
         }
 
-        var gamma = new double[m];
+        double[] gamma;
         if (onesInNullSpace > RangeTolerance * RangeTolerance * m)
         {
             // Equal non-zero projections are impossible: γ ∈ null(C), the smallest with Σ γ_a/‖g_a‖ = 1.
+            gamma = new double[m];
             for (var k = 0; k < m; k++)
             {
                 if (values[k] <= tolerance)
                 {
-                    AddScaledColumn(gamma, vectors, k, m, Dot(vectors, k, inverseNorm, m));
+                    GramianMath.AddScaledColumn(gamma, vectors, k, m, Dot(vectors, k, inverseNorm, m));
                 }
             }
         }
         else
         {
             // γ = C⁺1: C⁻¹1 when the gradients are independent, the paper's unique solution.
-            for (var k = 0; k < m; k++)
-            {
-                if (values[k] > tolerance)
-                {
-                    AddScaledColumn(gamma, vectors, k, m, ColumnSum(vectors, k, m) / values[k]);
-                }
-            }
+            gamma = GramianMath.PseudoInverseTimesOnes(values, vectors, tolerance, out _, out _);
         }
 
         var sum = 0.0;
@@ -143,16 +138,6 @@ public sealed class IMTLG : IAggregator, IGramianWeighting
         return weights;
     }
 
-    private static double ColumnSum(double[,] vectors, int column, int m)
-    {
-        var sum = 0.0;
-        for (var a = 0; a < m; a++)
-        {
-            sum += vectors[a, column];
-        }
-        return sum;
-    }
-
     private static double Dot(double[,] vectors, int column, double[] x, int m)
     {
         var sum = 0.0;
@@ -161,13 +146,5 @@ public sealed class IMTLG : IAggregator, IGramianWeighting
             sum += vectors[a, column] * x[a];
         }
         return sum;
-    }
-
-    private static void AddScaledColumn(double[] target, double[,] vectors, int column, int m, double scale)
-    {
-        for (var a = 0; a < m; a++)
-        {
-            target[a] += scale * vectors[a, column];
-        }
     }
 }

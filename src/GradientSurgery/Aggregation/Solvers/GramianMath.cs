@@ -57,4 +57,53 @@ internal static class GramianMath
         }
         return cosines;
     }
+
+    /// <summary>
+    /// β = C⁺1, the pseudo-inverse of a symmetric matrix C applied to the all-ones vector, from C's eigendecomposition
+    /// (eigenvalues in descending order, eigenvectors in the columns of <paramref name="vectors"/>); eigenvalues up to
+    /// <paramref name="tolerance"/> count as zero.
+    /// </summary>
+    /// <param name="values">C's eigenvalues, descending.</param>
+    /// <param name="vectors">C's eigenvectors, one per column.</param>
+    /// <param name="tolerance">Eigenvalues up to this count as zero.</param>
+    /// <param name="onesInRange">‖P 1‖², the squared length of 1's component in the range of C.</param>
+    /// <param name="onesQuadraticForm">1ᵀC⁺1 (= Σ_a β_a), accumulated per eigenvalue.</param>
+    public static double[] PseudoInverseTimesOnes(double[] values, double[,] vectors, double tolerance, out double onesInRange, out double onesQuadraticForm)
+    {
+        var m = values.Length;
+        var beta = new double[m];
+        onesInRange = 0.0;
+        onesQuadraticForm = 0.0;
+        for (var k = 0; k < m; k++)
+        {
+            if (values[k] > tolerance)
+            {
+                var coefficient = ColumnSum(vectors, k, m);
+                onesInRange += coefficient * coefficient;
+                onesQuadraticForm += coefficient * coefficient / values[k];
+                AddScaledColumn(beta, vectors, k, m, coefficient / values[k]);
+            }
+        }
+        return beta;
+    }
+
+    /// <summary>Σ_a vectors[a, column] over the first <paramref name="m"/> rows.</summary>
+    public static double ColumnSum(double[,] vectors, int column, int m)
+    {
+        var sum = 0.0;
+        for (var a = 0; a < m; a++)
+        {
+            sum += vectors[a, column];
+        }
+        return sum;
+    }
+
+    /// <summary>target[a] += scale · vectors[a, column] for the first <paramref name="m"/> rows.</summary>
+    public static void AddScaledColumn(double[] target, double[,] vectors, int column, int m, double scale)
+    {
+        for (var a = 0; a < m; a++)
+        {
+            target[a] += scale * vectors[a, column];
+        }
+    }
 }
