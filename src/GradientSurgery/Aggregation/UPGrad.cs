@@ -35,18 +35,14 @@ public sealed class UPGrad : IAggregator, IGramianWeighting
     /// <exception cref="ArgumentException">G is not square, not finite, or cannot be a Gramian.</exception>
     public double[] Weights(double[,] gramian)
     {
-        var g = GramianInput.Symmetrised(gramian, nameof(gramian));
-        var taskCount = g.GetLength(0);
+        var projections = ProjectionWeights(gramian);
+        var taskCount = projections.GetLength(0);
         var weights = new double[taskCount];
-        var unit = new double[taskCount];
         for (var i = 0; i < taskCount; i++)
         {
-            unit[i] = 1;
-            var projection = DualConeProjection.Weights(g, unit);
-            unit[i] = 0;
             for (var j = 0; j < taskCount; j++)
             {
-                weights[j] += projection[j];
+                weights[j] += projections[i, j];
             }
         }
         for (var j = 0; j < taskCount; j++)
