@@ -126,18 +126,7 @@ internal static class BargainingSolver
     }
 
     /// <summary>max_i |u_i^p (A u)_i − 1|: the relative violation of A u = u^(−p), scale free per task.</summary>
-    internal static double RelativeResidual(double[,] a, double[] u, double exponent)
-    {
-        var worst = 0.0;
-        foreach (var violation in Violations(a, u, exponent))
-        {
-            if (!(Math.Abs(violation) <= worst))
-            {
-                worst = double.IsNaN(violation) ? double.PositiveInfinity : Math.Abs(violation);
-            }
-        }
-        return worst;
-    }
+    internal static double RelativeResidual(double[,] a, double[] u, double exponent) => Worst(Violations(a, u, exponent));
 
     /// <summary>
     /// max_i |u_i^p (A u)_i − 1| / (u_i^p Σ_j |A_ij| u_j): the componentwise backward error, i.e. the smallest ε
@@ -146,14 +135,17 @@ internal static class BargainingSolver
     /// larger terms (conflicting gradients whose norms differ by orders of magnitude), where the residual is
     /// limited by the rounding of u itself.
     /// </summary>
-    internal static double BackwardError(double[,] a, double[] u, double exponent)
+    internal static double BackwardError(double[,] a, double[] u, double exponent) => Worst(ScaledViolations(a, u, exponent));
+
+    /// <summary>The largest magnitude, with NaN counting as +∞.</summary>
+    private static double Worst(IEnumerable<double> values)
     {
         var worst = 0.0;
-        foreach (var error in ScaledViolations(a, u, exponent))
+        foreach (var value in values)
         {
-            if (!(Math.Abs(error) <= worst))
+            if (!(Math.Abs(value) <= worst))
             {
-                worst = double.IsNaN(error) ? double.PositiveInfinity : Math.Abs(error);
+                worst = double.IsNaN(value) ? double.PositiveInfinity : Math.Abs(value);
             }
         }
         return worst;
