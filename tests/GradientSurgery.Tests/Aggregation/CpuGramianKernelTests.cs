@@ -140,16 +140,6 @@ public sealed class CpuGramianKernelTests
     private static double[,] Reference(Tensor jacobian)
     {
         var wide = jacobian.to(ScalarType.Float64);
-        var product = wide.mm(wide.t());
-        var tasks = (int)jacobian.shape[0];
-        var values = new double[tasks, tasks];
-        for (var i = 0; i < tasks; i++)
-        {
-            for (var j = 0; j < tasks; j++)
-            {
-                values[i, j] = product[i, j].item<double>();
-            }
-        }
-        return values;
+        return SquareArray(wide.mm(wide.t()));
     }
 }

@@ -278,6 +278,22 @@ internal static class TestJacobians
     /// <summary>The entries of a tensor as float64.</summary>
     public static double[] Values(Tensor t) => t.to(ScalarType.Float64).data<double>().ToArray();
 
+    /// <summary>A square matrix tensor as a float64 array.</summary>
+    public static double[,] SquareArray(Tensor matrix)
+    {
+        var n = (int)matrix.shape[0];
+        var values = Values(matrix.contiguous());
+        var result = new double[n, n];
+        for (var i = 0; i < n; i++)
+        {
+            for (var j = 0; j < n; j++)
+            {
+                result[i, j] = values[i * n + j];
+            }
+        }
+        return result;
+    }
+
     /// <summary>Asserts that the vectors agree entry by entry to 1e-14 (1 + |expected|).</summary>
     public static void AssertClose(double[] expected, double[] actual)
     {

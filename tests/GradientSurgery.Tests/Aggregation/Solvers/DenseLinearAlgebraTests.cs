@@ -10,22 +10,7 @@ public sealed class DenseLinearAlgebraTests
     {
         using var scope = NewDisposeScope();
         var a = randn(n, n, dtype: ScalarType.Float64, generator: new Generator((ulong)seed));
-        return ToArray(a + a.t());
-    }
-
-    private static double[,] ToArray(Tensor matrix)
-    {
-        var n = (int)matrix.shape[0];
-        var values = matrix.contiguous().data<double>().ToArray();
-        var result = new double[n, n];
-        for (var i = 0; i < n; i++)
-        {
-            for (var j = 0; j < n; j++)
-            {
-                result[i, j] = values[i * n + j];
-            }
-        }
-        return result;
+        return SquareArray(a + a.t());
     }
 
     private static double FrobeniusNorm(double[,] a)
