@@ -24,8 +24,8 @@ public sealed class MultiLeNet : Module<Tensor, Tensor[]>, IMultiTaskNetwork
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(classes);
         TaskCount = tasks;
         trunk = Sequential(
-            ("conv1", Conv2d(1, 10, 5)), ("pool1", MaxPool2d(2)), ("relu1", ReLU()),
-            ("conv2", Conv2d(10, 20, 5)), ("drop2", Dropout2d()), ("pool2", MaxPool2d(2)), ("relu2", ReLU()),
+            ("conv1", new GemmConv2d(1, 10, 5)), ("pool1", MaxPool2d(2)), ("relu1", ReLU()),
+            ("conv2", new GemmConv2d(10, 20, 5)), ("drop2", Dropout2d()), ("pool2", MaxPool2d(2)), ("relu2", ReLU()),
             ("flatten", Flatten()), ("fc", Linear(320, 50)), ("relu3", ReLU()));
         heads = new ModuleList<Sequential>([.. Enumerable.Range(0, tasks).Select(_ =>
             Sequential(("fc1", Linear(50, 50)), ("relu", ReLU()), ("drop", Dropout()), ("fc2", Linear(50, classes))))]);
