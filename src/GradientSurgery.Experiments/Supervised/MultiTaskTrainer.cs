@@ -41,6 +41,12 @@ namespace GradientSurgery.Experiments.Supervised;
 /// optimizer's state); since the recomputation draws dropout masks, the random generator saved with it keeps a
 /// resumed run exact.
 /// </para>
+/// <para>
+/// A step that fails on a non-finite loss or gradient (an <see cref="ArithmeticException"/> raised before any
+/// parameter changes) loses nothing: the trainer puts back the random generator and the method's state as they
+/// were before the batch, writes the checkpoint of that state and throws one line naming the step, epoch, batch,
+/// the task and the checkpoint; <c>resume</c> retries the same batch.
+/// </para>
 /// </remarks>
 public sealed class MultiTaskTrainer<TModel>
     where TModel : nn.Module<Tensor, Tensor[]>, IMultiTaskNetwork
@@ -139,8 +145,13 @@ public sealed class MultiTaskTrainer<TModel>
             for (var batch = epoch == position.Epoch ? position.Batch : 0; batch < batchesPerEpoch; batch++)
             {
                 clock.Restart();
-                using (var scope = NewDisposeScope())
+                // What a failed step may already have changed: the generator (dropout masks) and the method's state.
+                // The model and the optimizer's state are untouched until every gradient has been checked.
+                using var generatorBefore = random.get_rng_state();
+                var methodBefore = Bytes(method.SaveState);
+                try
                 {
+                    using var scope = NewDisposeScope();
                     var start = (long)batch * settings.BatchSize;
                     var index = order.narrow(0, start, Math.Min(settings.BatchSize, train.Count - start));
                     var inputs = train.Inputs.index_select(0, index);
@@ -162,6 +173,16 @@ public sealed class MultiTaskTrainer<TModel>
                     }
                     var correct = outputs.Select((o, t) => o.argmax(1).eq(labels[t]).sum().item<long>()).ToArray();
                     accumulator.Add(lossValues, conflicts, correct, index.shape[0], clock.Elapsed.TotalSeconds);
+                }
+                catch (ArithmeticException notFinite)
+                {
+                    random.set_rng_state(generatorBefore);
+                    method.LoadState(new BinaryReader(new MemoryStream(methodBefore)));
+                    Save(checkpointPath, settings, position, model, method, accumulator, history);
+                    throw new ArithmeticException(
+                        $"Step {position.Steps + 1} (epoch {epoch + 1}, batch {batch + 1} of {batchesPerEpoch}) failed: {notFinite.Message} " +
+                        $"The state before this batch is saved in {checkpointPath}; continue with --resume.",
+                        notFinite);
                 }
                 position = new Position(epoch, batch + 1, position.Steps + 1);
                 observer?.Stepped(epoch, batch + 1);
@@ -242,6 +263,16 @@ public sealed class MultiTaskTrainer<TModel>
         return log;
     }
 
+    private static byte[] Bytes(Action<BinaryWriter> write)
+    {
+        using var stream = new MemoryStream();
+        using (var writer = new BinaryWriter(stream))
+        {
+            write(writer);
+        }
+        return stream.ToArray();
+    }
+
     private static ulong EpochSeed(long seed, int epoch) => unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + (ulong)epoch + 1);
 
     private readonly record struct Position(int Epoch, int Batch, long Steps);
@@ -253,29 +284,20 @@ public sealed class MultiTaskTrainer<TModel>
         string path, TrainingSettings settings, Position position, TModel model, TrainingMethod method,
         EpochAccumulator accumulator, IReadOnlyList<EpochMetrics> history)
     {
-        byte[] Section(Action<BinaryWriter> write)
-        {
-            using var stream = new MemoryStream();
-            using (var writer = new BinaryWriter(stream))
-            {
-                write(writer);
-            }
-            return stream.ToArray();
-        }
         var sections = new Dictionary<string, byte[]>
         {
             ["settings"] = JsonSerializer.SerializeToUtf8Bytes(settings),
-            ["position"] = Section(w => { w.Write(position.Epoch); w.Write(position.Batch); w.Write(position.Steps); }),
-            ["model"] = Section(w => model.save(w)),
-            ["optimizer"] = Section(method.Optimizer.save_state_dict),
+            ["position"] = Bytes(w => { w.Write(position.Epoch); w.Write(position.Batch); w.Write(position.Steps); }),
+            ["model"] = Bytes(w => model.save(w)),
+            ["optimizer"] = Bytes(method.Optimizer.save_state_dict),
             // Named for the aggregators that came first; it holds a loss weighting's state in a loss-weighting run.
-            ["aggregator"] = Section(method.SaveState),
-            ["rng"] = Section(w =>
+            ["aggregator"] = Bytes(method.SaveState),
+            ["rng"] = Bytes(w =>
             {
                 using var state = random.get_rng_state();
                 w.Write(state.data<byte>().ToArray());
             }),
-            ["epoch"] = Section(accumulator.Save),
+            ["epoch"] = Bytes(accumulator.Save),
             ["history"] = JsonSerializer.SerializeToUtf8Bytes(history, HistoryJson),
         };
         CheckpointFile.Write(path, sections);

@@ -76,6 +76,7 @@ public sealed class LossWeightingOptimizer
     /// step. Required when <see cref="NeedsLossesAfterStep"/>, ignored otherwise.
     /// </param>
     /// <exception cref="ArgumentException">Bad losses (see <see cref="ILossWeighting.Combine"/>), or no <paramref name="lossesAfterStep"/> for a feedback weighting; nothing was changed.</exception>
+    /// <exception cref="ArithmeticException">A gradient of the objective contains NaN or Inf; the gradients were cleared and no parameter was changed.</exception>
     public LossWeightingStepReport Step(IReadOnlyList<Tensor> losses, Func<IReadOnlyList<Tensor>>? lossesAfterStep = null)
     {
         ArgumentNullException.ThrowIfNull(losses);
@@ -92,6 +93,7 @@ public sealed class LossWeightingOptimizer
         var objectiveValue = objective.ToDouble();
         Optimizer.zero_grad();
         objective.backward();
+        EnsureFiniteGradients();
         Optimizer.step();
         if (Weighting is IFeedbackLossWeighting feedback)
         {
@@ -101,6 +103,34 @@ public sealed class LossWeightingOptimizer
             }
         }
         return new LossWeightingStepReport(values, weights, objectiveValue);
+    }
+
+    /// <summary>
+    /// Refuses a step on non-finite gradients: one squared norm over every gradient (finite unless an entry is NaN or
+    /// Inf, or the sum overflows), and a per-parameter scan only to name the culprit.
+    /// </summary>
+    private void EnsureFiniteGradients()
+    {
+        var parameters = Optimizer.parameters().ToArray();
+        var gradients = parameters.Select(p => p.grad).OfType<Tensor>().ToArray();
+        if (gradients.Length == 0)
+        {
+            return;
+        }
+        var oneDevice = gradients.All(g => g.device_type == gradients[0].device_type && g.device_index == gradients[0].device_index);
+        if (oneDevice && double.IsFinite(stack(gradients.Select(g => g.square().sum())).sum().ToDouble()))
+        {
+            return;
+        }
+        for (var k = 0; k < parameters.Length; k++)
+        {
+            if (parameters[k].grad is { } gradient && !isfinite(gradient).all().item<bool>())
+            {
+                Optimizer.zero_grad();
+                throw new ArithmeticException(
+                    $"The gradient of the weighted objective with respect to the optimizer's parameter {k} (shape [{string.Join(", ", parameters[k].shape)}]) contains NaN or Inf; no parameter was changed." + NonFiniteGradient.Advice);
+            }
+        }
     }
 
     /// <summary>Closes the current epoch for a weighting that works per epoch (DWA); does nothing for the others.</summary>

@@ -351,7 +351,7 @@ public sealed class MultiTaskBackward : IDisposable
         }
         if (!isfinite(update).all().item<bool>())
         {
-            throw new ArithmeticException("The weighted gradient with respect to the shared parameters contains NaN or Inf; no gradient was written.");
+            throw new ArithmeticException("The weighted gradient with respect to the shared parameters contains NaN or Inf; no gradient was written." + NonFiniteGradient.Advice);
         }
         return update;
     }
@@ -423,7 +423,7 @@ public sealed class MultiTaskBackward : IDisposable
             }
             if (!isfinite(jacobian[task]).all().item<bool>())
             {
-                throw new ArithmeticException($"The gradient of task {task} with respect to {withRespectTo} contains NaN or Inf; no gradient was written.");
+                throw new ArithmeticException($"The gradient of task {task} with respect to {withRespectTo} contains NaN or Inf; no gradient was written." + NonFiniteGradient.Advice);
             }
             throw new ArithmeticException(
                 $"The gradient of task {task} with respect to {withRespectTo} is finite but too large for its squared norm to be represented in {jacobian.dtype}; no gradient was written.");
@@ -454,7 +454,7 @@ public sealed class MultiTaskBackward : IDisposable
             if (headGradients[k] is { } gradient && !isfinite(gradient).all().item<bool>())
             {
                 throw new ArithmeticException(
-                    $"The gradient of task {headOwners[k]} with respect to its task-specific parameter {k} (shape {Jacobian.ShapeText(_taskSpecific[k])}) contains NaN or Inf; no gradient was written.");
+                    $"The gradient of task {headOwners[k]} with respect to its task-specific parameter {k} (shape {Jacobian.ShapeText(_taskSpecific[k])}) contains NaN or Inf; no gradient was written." + NonFiniteGradient.Advice);
             }
         }
     }

@@ -67,6 +67,80 @@ public sealed class TrainerTests : IDisposable
         Assert.Equal(File.ReadAllLines(Path.Combine(straight, "metrics.csv")).Length, File.ReadAllLines(Path.Combine(interrupted, "metrics.csv")).Length);
     }
 
+    /// <summary>
+    /// A step whose gradients come back non-finite (here: the features' gradient of the 7th step is made NaN, their
+    /// value unchanged, as a faulty convolution kernel would) stops the run with one line naming the step, epoch,
+    /// batch and checkpoint, and a checkpoint of the state before that batch: resuming it ends with exactly the
+    /// weights of a run that never failed. GradVac has its own state (an EMA), and UW takes the loss-weighting path.
+    /// </summary>
+    [Theory]
+    [InlineData("pcgrad", "gradient of task 0 with respect to the shared parameters contains NaN or Inf")]
+    [InlineData("gradvac", "gradient of task 0 with respect to the shared parameters contains NaN or Inf")]
+    [InlineData("uw", "gradient of the weighted objective with respect to the optimizer's parameter 0 (shape [10, 1, 5, 5]) contains NaN or Inf")]
+    public void ANonFiniteGradientStopsWithTheStateBeforeTheBatchAndResumesExactly(string method, string culprit)
+    {
+        using var train = RandomData(80, 1);
+        using var test = RandomData(40, 2);
+        var straight = Path.Combine(_directory, "straight");
+        var failed = Path.Combine(_directory, "failed");
+        var settings = Settings(method, epochs: 2);
+        MultiTaskTrainer<PoisonedLeNet> Trainer(int? poisonedStep) => new(() => new PoisonedLeNet(poisonedStep));
+
+        var full = Trainer(null).Train(settings, train, test, straight, resume: false);
+        var error = Assert.Throws<ArithmeticException>(() => Trainer(7).Train(settings, train, test, failed, resume: false));
+        var checkpoint = Path.Combine(failed, "checkpoint.bin");
+        Assert.StartsWith("Step 7 (epoch 2, batch 2 of 5) failed: The ", error.Message);
+        Assert.Contains(culprit, error.Message);
+        Assert.Contains("docs/troubleshooting.md", error.Message);
+        Assert.EndsWith($"The state before this batch is saved in {checkpoint}; continue with --resume.", error.Message);
+        Assert.DoesNotContain('\n', error.Message);
+        var rest = Trainer(null).Train(settings, train, test, failed, resume: true);
+
+        Assert.True(rest.Completed);
+        Assert.Equal(10, rest.Steps);
+        Assert.Equal(PoisonedWeights(straight), PoisonedWeights(failed));
+        Assert.Equal(full.History.Select(h => h.TrainLoss), rest.History.Select(h => h.TrainLoss));
+        Assert.Equal(full.History.Select(h => h.TestAccuracy), rest.History.Select(h => h.TestAccuracy));
+    }
+
+    private static float[][] PoisonedWeights(string runDirectory)
+    {
+        using var model = new PoisonedLeNet(null);
+        model.load(MultiTaskTrainer<PoisonedLeNet>.ModelPath(runDirectory));
+        return [.. model.parameters().Select(p => p.data<float>().ToArray())];
+    }
+
+    /// <summary>MultiLeNet whose features, at one training step, keep their value but get a NaN gradient.</summary>
+    private sealed class PoisonedLeNet : TorchSharp.torch.nn.Module<Tensor, Tensor[]>, IMultiTaskNetwork
+    {
+        private readonly MultiLeNet inner = new();
+        private readonly int? _poisonedStep;
+        private int _steps;
+
+        public PoisonedLeNet(int? poisonedStep) : base(nameof(PoisonedLeNet))
+        {
+            _poisonedStep = poisonedStep;
+            RegisterComponents();
+        }
+
+        public int TaskCount => inner.TaskCount;
+
+        public IEnumerable<TorchSharp.Modules.Parameter> SharedParameters => inner.SharedParameters;
+
+        public TorchSharp.Modules.Parameter LastSharedLayerWeight => inner.LastSharedLayerWeight;
+
+        // |f − f| = 0 adds nothing, but the derivative of √· at 0 is +Inf and that of |·| at 0 is 0: a NaN gradient.
+        public Tensor Features(Tensor inputs)
+        {
+            var features = inner.Features(inputs);
+            return ++_steps == _poisonedStep ? features + (features - features.detach()).abs().sqrt() : features;
+        }
+
+        public Tensor[] Heads(Tensor features) => inner.Heads(features);
+
+        public override Tensor[] forward(Tensor inputs) => inner.forward(inputs);
+    }
+
     [Theory]
     [InlineData("famo")]
     [InlineData("gls")]
