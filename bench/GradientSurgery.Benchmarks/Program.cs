@@ -8,8 +8,9 @@ using GradientSurgery.Benchmarks;
 // dotnet run -c Release --project bench/GradientSurgery.Benchmarks -- step [--tasks 2,10,40] [--steps 30] [--warmup 5] [--out docs/bench]
 //                                                                   breakdown [--tasks 40] [--steps 20] [--out docs/bench]
 //                                                                   soak [--steps 10000] [--out docs/bench]
+//                                                                   conv [--steps 30] [--warmup 5] [--threads 2] [--out docs/bench]
 //                                                                   micro [BenchmarkDotNet arguments]
-const string Usage = "usage: step [--tasks 2,10,40] [--steps 30] [--warmup 5] [--out DIR] | breakdown [--tasks 40] [--steps 20] [--out DIR] | soak [--steps 10000] [--out DIR] | micro [BenchmarkDotNet options] | memory --tasks T --mode M [--steps 20]";
+const string Usage = "usage: step [--tasks 2,10,40] [--steps 30] [--warmup 5] [--out DIR] | breakdown [--tasks 40] [--steps 20] [--out DIR] | soak [--steps 10000] [--out DIR] | conv [--steps 30] [--warmup 5] [--threads 2] [--out DIR] | micro [BenchmarkDotNet options] | memory --tasks T --mode M [--steps 20]";
 if (args.Length == 0)
 {
     Console.Error.WriteLine(Usage);
@@ -37,6 +38,9 @@ try
             return 0;
         case "soak":
             Soak.Run(Int("--steps", 10_000), Option("--out", "docs/bench"));
+            return 0;
+        case "conv":
+            ConvolutionBenchmark.Run(Int("--steps", 30), Int("--warmup", 5), Int("--threads", 2), Option("--out", "docs/bench"));
             return 0;
         case "memory":
             StepBenchmark.MemoryProbe(Int("--tasks", 2), (StepMode)Int("--mode", 1), Int("--steps", 20));

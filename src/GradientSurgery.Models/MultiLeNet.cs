@@ -18,14 +18,20 @@ public sealed class MultiLeNet : Module<Tensor, Tensor[]>, IMultiTaskNetwork
     /// <summary>Creates the network; initial weights come from the global torch generator.</summary>
     /// <param name="tasks">Number of classification heads (2 for MultiMNIST).</param>
     /// <param name="classes">Classes per head.</param>
-    public MultiLeNet(int tasks = 2, int classes = 10) : base(nameof(MultiLeNet))
+    /// <param name="convolution">
+    /// Builds each convolution from (input channels, output channels, kernel size); <see cref="GemmConv2d"/> by
+    /// default. Pass <c>(i, o, k) =&gt; nn.Conv2d(i, o, k)</c> for libtorch's own kernels only on a processor known
+    /// not to be affected by their non-finite gradients (docs/troubleshooting.md); both draw the same initial weights.
+    /// </param>
+    public MultiLeNet(int tasks = 2, int classes = 10, Func<long, long, long, Module<Tensor, Tensor>>? convolution = null) : base(nameof(MultiLeNet))
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(tasks);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(classes);
+        convolution ??= (inChannels, outChannels, kernel) => new GemmConv2d(inChannels, outChannels, kernel);
         TaskCount = tasks;
         trunk = Sequential(
-            ("conv1", new GemmConv2d(1, 10, 5)), ("pool1", MaxPool2d(2)), ("relu1", ReLU()),
-            ("conv2", new GemmConv2d(10, 20, 5)), ("drop2", Dropout2d()), ("pool2", MaxPool2d(2)), ("relu2", ReLU()),
+            ("conv1", convolution(1, 10, 5)), ("pool1", MaxPool2d(2)), ("relu1", ReLU()),
+            ("conv2", convolution(10, 20, 5)), ("drop2", Dropout2d()), ("pool2", MaxPool2d(2)), ("relu2", ReLU()),
             ("flatten", Flatten()), ("fc", Linear(320, 50)), ("relu3", ReLU()));
         heads = new ModuleList<Sequential>([.. Enumerable.Range(0, tasks).Select(_ =>
             Sequential(("fc1", Linear(50, 50)), ("relu", ReLU()), ("drop", Dropout()), ("fc2", Linear(50, classes))))]);
