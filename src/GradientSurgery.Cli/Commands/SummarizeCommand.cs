@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
+using GradientSurgery.Cli.Plotting;
 using GradientSurgery.Experiments.Supervised;
 using GradientSurgery.Models;
 using Spectre.Console;
@@ -14,9 +15,10 @@ internal static class SummarizeCommand
     {
         var runs = new Argument<string[]>("runs") { Description = "Run directories written by 'gsurg train'.", Arity = ArgumentArity.OneOrMore };
         var markdown = new Option<string?>("--markdown") { Description = "Also write the table as Markdown to this file." };
+        var plot = new Option<string?>("--plot") { Description = "Also draw test accuracy per epoch to this PNG: one panel per benchmark and task, one line per method (mean over seeds, band = ± std)." };
         var command = new Command("summarize", "Summarise finished training runs: final-epoch test accuracy per task (mean ± std over seeds) and time per epoch, grouped by benchmark and method.")
         {
-            runs, markdown,
+            runs, markdown, plot,
         };
         command.SetAction(parse =>
         {
@@ -37,14 +39,38 @@ internal static class SummarizeCommand
             {
                 File.WriteAllText(path, text.ToString());
             }
+            if (parse.GetValue(plot) is { } png)
+            {
+                LineChart.Save(png, [.. rows.GroupBy(g => g.Key.Benchmark).SelectMany(AccuracyPanels)], "epoch", legend: ScottPlot.Alignment.LowerRight);
+                console.MarkupLineInterpolated($"Wrote {png}.");
+            }
             return GsurgApp.Success;
         });
         return command;
     }
 
-    private sealed record RunSummary(TrainingSettings Settings, double[] Final, double SecondsPerEpoch);
+    /// <summary>Test accuracy (%) per epoch of one benchmark's methods: a left and a right panel, a line per method.</summary>
+    private static IEnumerable<LineChart.Panel> AccuracyPanels(IEnumerable<IGrouping<(string Benchmark, string Method), RunSummary>> methods)
+    {
+        var groups = methods.ToArray();
+        return new[] { "left", "right" }.Select((side, task) => new LineChart.Panel(
+            $"{groups[0].Key.Benchmark}: {side} task", "test accuracy (%)",
+            [.. groups.Select(group =>
+            {
+                // Epochs that every seed has reached.
+                var epochs = group.Min(r => r.TestAccuracy[task].Length);
+                var perEpoch = Enumerable.Range(0, epochs).Select(e => group.Select(r => 100 * r.TestAccuracy[task][e]).ToArray()).ToArray();
+                return new LineChart.Series(
+                    $"{group.Key.Method} ({group.Count()} seeds)",
+                    [.. Enumerable.Range(1, epochs).Select(e => (double)e)],
+                    [.. perEpoch.Select(v => v.Average())],
+                    [.. perEpoch.Select(StandardDeviation)]);
+            })]));
+    }
 
-    /// <summary>The last row of metrics.csv: epoch, left test accuracy, right test accuracy.</summary>
+    private sealed record RunSummary(TrainingSettings Settings, double[] Final, double SecondsPerEpoch, double[][] TestAccuracy);
+
+    /// <summary>The last row of metrics.csv (epoch, left and right test accuracy) and both test accuracies per epoch.</summary>
     private static RunSummary Read(string directory)
     {
         var settings = MultiTaskTrainer<MultiLeNet>.ReadSettings(directory);
@@ -62,14 +88,20 @@ internal static class SummarizeCommand
         var last = rows[^1];
         return new RunSummary(settings,
             [Value(last, "epoch"), Value(last, "test_accuracy/task0"), Value(last, "test_accuracy/task1")],
-            rows.Average(r => Value(r, "time/epoch_seconds")));
+            rows.Average(r => Value(r, "time/epoch_seconds")),
+            [[.. rows.Select(r => Value(r, "test_accuracy/task0"))], [.. rows.Select(r => Value(r, "test_accuracy/task1"))]]);
     }
 
     private static string Stats(IEnumerable<double> values)
     {
         var array = values.ToArray();
-        var mean = array.Average();
-        var std = array.Length < 2 ? 0 : Math.Sqrt(array.Sum(v => (v - mean) * (v - mean)) / (array.Length - 1));
-        return string.Create(CultureInfo.InvariantCulture, $"{mean:F2} ± {std:F2}");
+        return string.Create(CultureInfo.InvariantCulture, $"{array.Average():F2} ± {StandardDeviation(array):F2}");
+    }
+
+    /// <summary>Sample standard deviation (n − 1); 0 for a single value.</summary>
+    private static double StandardDeviation(double[] values)
+    {
+        var mean = values.Average();
+        return values.Length < 2 ? 0 : Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Length - 1));
     }
 }

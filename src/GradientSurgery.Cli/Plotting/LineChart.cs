@@ -11,7 +11,7 @@ internal static class LineChart
     /// <summary>One panel of the grid.</summary>
     public sealed record Panel(string Title, string YLabel, IReadOnlyList<Series> Lines, bool LogScale = false);
 
-    public static void Save(string path, IReadOnlyList<Panel> panels, string xLabel, int columns = 2)
+    public static void Save(string path, IReadOnlyList<Panel> panels, string xLabel, int columns = 2, Alignment legend = Alignment.UpperRight)
     {
         var rows = (panels.Count + columns - 1) / columns;
         var multiplot = new Multiplot();
@@ -40,7 +40,7 @@ internal static class LineChart
             plot.Title(panel.Title);
             plot.XLabel(xLabel);
             plot.YLabel(panel.LogScale ? $"log10 {panel.YLabel}" : panel.YLabel);
-            plot.ShowLegend(Alignment.UpperRight);
+            plot.ShowLegend(legend);
         }
         multiplot.SavePng(path, 520 * columns, 380 * rows);
     }

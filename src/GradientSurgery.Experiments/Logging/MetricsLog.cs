@@ -36,6 +36,7 @@ public sealed class MetricsLog : IDisposable
             _csv.WriteField(column);
         }
         _csv.EndRecord();
+        _csv.Flush();
         _tensorBoardDirectory = tensorBoardDirectory;
     }
 
@@ -63,6 +64,8 @@ public sealed class MetricsLog : IDisposable
             _csv.WriteField(double.IsNaN(value) ? "" : value.ToString("R", CultureInfo.InvariantCulture));
         }
         _csv.EndRecord();
+        // Row by row on disk: a long run can be followed (and plotted) while it trains, and a killed one keeps its rows.
+        _csv.Flush();
         if (toTensorBoard && _tensorBoardDirectory is not null)
         {
             // e.g. "pcgrad-seed1": the first key as is, the others prefixed with their column name.

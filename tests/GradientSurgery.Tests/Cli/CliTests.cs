@@ -198,6 +198,12 @@ public sealed class CliTests : IDisposable
         Assert.Contains("left", evaluation);
         Assert.Contains("right", evaluation);
 
+        var (summarized, summary, summaryError) = Run("summarize", run, "--markdown", Path.Combine(_directory, "summary.md"), "--plot", Path.Combine(_directory, "accuracy.png"));
+        Assert.True(summarized == 0, summaryError);
+        Assert.Contains("pcgrad", summary);
+        Assert.Contains("| multimnist | pcgrad | 1 | 1 |", File.ReadAllText(Path.Combine(_directory, "summary.md")));
+        Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], File.ReadAllBytes(Path.Combine(_directory, "accuracy.png")).Take(4));
+
         var (missing, _, missingError) = Run("train", "--data", Path.Combine(_directory, "nowhere"), "--epochs", "1", "--out", Path.Combine(_directory, "other"));
         Assert.Equal(GsurgApp.UsageError, missing);
         Assert.Contains("gsurg data download", missingError);
