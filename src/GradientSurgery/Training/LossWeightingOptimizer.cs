@@ -1,5 +1,6 @@
 using GradientSurgery.Weighting;
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace GradientSurgery.Training;
@@ -76,7 +77,8 @@ public sealed class LossWeightingOptimizer
     /// step. Required when <see cref="NeedsLossesAfterStep"/>, ignored otherwise.
     /// </param>
     /// <exception cref="ArgumentException">Bad losses (see <see cref="ILossWeighting.Combine"/>), or no <paramref name="lossesAfterStep"/> for a feedback weighting; nothing was changed.</exception>
-    /// <exception cref="ArithmeticException">A gradient of the objective contains NaN or Inf; the gradients were cleared and no parameter was changed.</exception>
+    /// <exception cref="ArithmeticException">A loss or a gradient of the objective contains NaN or Inf; the gradients were cleared and no parameter was changed.</exception>
+    /// <exception cref="InvalidOperationException">The step was taken, but the losses after it are not finite (a feedback weighting cannot update).</exception>
     public LossWeightingStepReport Step(IReadOnlyList<Tensor> losses, Func<IReadOnlyList<Tensor>>? lossesAfterStep = null)
     {
         ArgumentNullException.ThrowIfNull(losses);
@@ -86,6 +88,8 @@ public sealed class LossWeightingOptimizer
                 $"{Weighting.GetType().Name} learns from the losses after each step: pass a function that recomputes the batch's losses.", nameof(lossesAfterStep));
         }
         using var scope = NewDisposeScope();
+        // Combine may advance the weighting's state (FAMO waits for its update); a refused step puts it back.
+        var stateBefore = SaveState(Weighting as IStateful);
         var objective = Weighting.Combine(losses);
         // Combine has validated the losses (scalar, floating point, finite).
         var values = losses.Select(l => l.ToDouble()).ToArray();
@@ -93,44 +97,69 @@ public sealed class LossWeightingOptimizer
         var objectiveValue = objective.ToDouble();
         Optimizer.zero_grad();
         objective.backward();
-        EnsureFiniteGradients();
+        if (FirstNonFiniteGradient() is { } culprit)
+        {
+            Optimizer.zero_grad();
+            if (stateBefore is not null)
+            {
+                ((IStateful)Weighting).LoadState(new BinaryReader(new MemoryStream(stateBefore)));
+            }
+            throw new ArithmeticException(
+                $"The gradient of the weighted objective with respect to the optimizer's parameter {culprit.Index} (shape [{string.Join(", ", culprit.Parameter.shape)}]) contains NaN or Inf; no parameter was changed." + NonFiniteGradient.Advice);
+        }
         Optimizer.step();
         if (Weighting is IFeedbackLossWeighting feedback)
         {
             using (no_grad())
             {
-                feedback.Update(lossesAfterStep!());
+                try
+                {
+                    feedback.Update(lossesAfterStep!());
+                }
+                catch (ArithmeticException diverged)
+                {
+                    // Not an ArithmeticException: that type promises that no parameter changed, and this step was taken.
+                    throw new InvalidOperationException(
+                        $"The step was taken, but the losses recomputed after it cannot feed {Weighting.GetType().Name}'s update: {diverged.Message}", diverged);
+                }
             }
         }
         return new LossWeightingStepReport(values, weights, objectiveValue);
     }
 
     /// <summary>
-    /// Refuses a step on non-finite gradients: one squared norm over every gradient (finite unless an entry is NaN or
-    /// Inf, or the sum overflows), and a per-parameter scan only to name the culprit.
+    /// The first parameter whose gradient holds NaN or Inf, or null: one squared norm over every gradient (finite
+    /// unless an entry is NaN or Inf, or the sum overflows), and a per-parameter scan only to name the culprit.
     /// </summary>
-    private void EnsureFiniteGradients()
+    private (int Index, Parameter Parameter)? FirstNonFiniteGradient()
     {
         var parameters = Optimizer.parameters().ToArray();
         var gradients = parameters.Select(p => p.grad).OfType<Tensor>().ToArray();
         if (gradients.Length == 0)
         {
-            return;
+            return null;
         }
         var oneDevice = gradients.All(g => g.device_type == gradients[0].device_type && g.device_index == gradients[0].device_index);
         if (oneDevice && double.IsFinite(stack(gradients.Select(g => g.square().sum())).sum().ToDouble()))
         {
-            return;
+            return null;
         }
-        for (var k = 0; k < parameters.Length; k++)
+        var culprit = Array.FindIndex(parameters, p => p.grad is { } gradient && !isfinite(gradient).all().item<bool>());
+        return culprit < 0 ? null : (culprit, parameters[culprit]);
+    }
+
+    private static byte[]? SaveState(IStateful? stateful)
+    {
+        if (stateful is null)
         {
-            if (parameters[k].grad is { } gradient && !isfinite(gradient).all().item<bool>())
-            {
-                Optimizer.zero_grad();
-                throw new ArithmeticException(
-                    $"The gradient of the weighted objective with respect to the optimizer's parameter {k} (shape [{string.Join(", ", parameters[k].shape)}]) contains NaN or Inf; no parameter was changed." + NonFiniteGradient.Advice);
-            }
+            return null;
         }
+        using var stream = new MemoryStream();
+        using (var writer = new BinaryWriter(stream))
+        {
+            stateful.SaveState(writer);
+        }
+        return stream.ToArray();
     }
 
     /// <summary>Closes the current epoch for a weighting that works per epoch (DWA); does nothing for the others.</summary>

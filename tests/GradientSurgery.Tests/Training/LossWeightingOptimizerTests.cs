@@ -52,6 +52,31 @@ public sealed class LossWeightingOptimizerTests
         Assert.Equal(referenceWeighting.LastWeights, weighting.LastWeights);
     }
 
+    /// <summary>
+    /// Non-finite gradients stop the step before any parameter moves (an ArithmeticException, the promise the trainer
+    /// relies on to checkpoint the state before the batch); non-finite losses after the step are another exception,
+    /// since the step was already taken.
+    /// </summary>
+    [Fact]
+    public void NonFiniteGradientsChangeNothingAndLossesAfterTheStepSaySo()
+    {
+        using var model = new TinyMultiTaskModel(tasks: 2, seed: 4);
+        using var scope = NewDisposeScope();
+        var weighting = Create("famo", model);
+        var optimizer = new LossWeightingOptimizer(optim.Adam(model.All.Concat(Learnable(weighting)), 0.01), weighting);
+        var before = Values(model);
+        // √|f − f| adds 0 to the loss, but its derivative at 0 is Inf · 0 = NaN.
+        Tensor[] Poisoned() => [.. model.Losses().Select(l => l + (l - l.detach()).abs().sqrt())];
+        var error = Assert.Throws<ArithmeticException>(() => optimizer.Step(Poisoned(), () => model.Losses()));
+        Assert.Contains("contains NaN or Inf; no parameter was changed", error.Message);
+        Assert.Contains("docs/troubleshooting.md", error.Message);
+        Assert.Equal(before, Values(model));
+        Assert.All(model.All, p => Assert.True(p.grad is null || p.grad.IsInvalid || p.grad.abs().sum().item<double>() == 0));
+
+        var diverged = Assert.Throws<InvalidOperationException>(() => optimizer.Step(model.Losses(), () => [.. model.Losses().Select(l => l * double.NaN)]));
+        Assert.StartsWith("The step was taken, but the losses recomputed after it cannot feed FAMO's update: The loss of task 0 is NaN", diverged.Message);
+    }
+
     [Fact]
     public void TheReportHoldsTheLossesWeightsAndObjective()
     {
