@@ -20,5 +20,7 @@ for (var step = 1; step <= 300; step++)
     var losses = heads.Select((head, t) => nn.functional.mse_loss(head.forward(features), targets[t])).ToArray();
     var report = optimizer.Step(losses, features);
     if (step == 1 || step % 50 == 0)
+    {
         Console.WriteLine($"step {step}: losses {report.Losses[0]:F4} {report.Losses[1]:F4}, cos(g1,g2) {report.Conflicts.Cosine[0, 1]:F3}, weights {string.Join(" ", report.Weights!.Select(v => v.ToString("F3")))}");
+    }
 }

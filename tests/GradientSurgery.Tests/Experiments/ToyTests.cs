@@ -1,6 +1,6 @@
 using GradientSurgery.Aggregation;
-using GradientSurgery.Weighting;
 using GradientSurgery.Experiments.Toy;
+using GradientSurgery.Weighting;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,7 +1,7 @@
 using GradientSurgery.Tests.Training;
 using GradientSurgery.Training;
-using TorchSharp;
 using GradientSurgery.Weighting;
+using TorchSharp;
 using static GradientSurgery.Tests.Weighting.WeightingTestHelpers;
 using static TorchSharp.torch;
 

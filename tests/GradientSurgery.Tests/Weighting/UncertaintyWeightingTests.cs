@@ -1,6 +1,6 @@
 using GradientSurgery.Weighting;
-using static GradientSurgery.Tests.Weighting.WeightingTestHelpers;
 using TorchSharp;
+using static GradientSurgery.Tests.Weighting.WeightingTestHelpers;
 using static TorchSharp.torch;
 
 namespace GradientSurgery.Tests.Weighting;
