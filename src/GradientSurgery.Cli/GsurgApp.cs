@@ -17,7 +17,11 @@ public static class GsurgApp
     public const int RunFailure = 1;
 
     /// <summary>Parses <paramref name="args"/> and runs the command; a usage error prints one line to <paramref name="error"/>.</summary>
-    public static int Run(string[] args, IAnsiConsole console, TextWriter error)
+    /// <param name="args">The command line.</param>
+    /// <param name="console">Where output goes.</param>
+    /// <param name="error">Where one-line errors go.</param>
+    /// <param name="stop">Stops a long command as Ctrl+C does (training: after the current step, with a checkpoint).</param>
+    public static int Run(string[] args, IAnsiConsole console, TextWriter error, CancellationToken stop = default)
     {
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(console);
@@ -44,12 +48,12 @@ public static class GsurgApp
         }
         try
         {
-            return parse.Invoke(new InvocationConfiguration
+            return parse.InvokeAsync(new InvocationConfiguration
             {
                 EnableDefaultExceptionHandler = false,
                 Output = console.Profile.Out.Writer,
                 Error = error,
-            });
+            }, stop).GetAwaiter().GetResult();
         }
         catch (Exception usage) when (usage is UsageException or ArgumentException)
         {

@@ -1,3 +1,12 @@
+using System.Runtime.InteropServices;
 using GradientSurgery.Cli;
 
-return GsurgApp.Run(args, Spectre.Console.AnsiConsole.Console, Console.Error);
+// SIGTERM (kill, a batch scheduler's preemption) stops a command as Ctrl+C does: training stops after the current step
+// and writes a checkpoint. Without this the runtime ends the process at once and the epoch's steps are lost.
+using var terminate = new CancellationTokenSource();
+using var registration = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+{
+    context.Cancel = true;
+    terminate.Cancel();
+});
+return GsurgApp.Run(args, Spectre.Console.AnsiConsole.Console, Console.Error, terminate.Token);

@@ -9,7 +9,9 @@ public sealed class CliTests : IDisposable
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
-    private static (int Code, string Output, string Error) Run(params string[] args)
+    private static (int Code, string Output, string Error) Run(params string[] args) => Run(default, args);
+
+    private static (int Code, string Output, string Error) Run(CancellationToken stop, params string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();
@@ -19,7 +21,7 @@ public sealed class CliTests : IDisposable
             Ansi = AnsiSupport.No,
             Interactive = InteractionSupport.No,
         });
-        var code = GsurgApp.Run(args, console, error);
+        var code = GsurgApp.Run(args, console, error, stop);
         return (code, output.ToString(), error.ToString());
     }
 
@@ -203,6 +205,17 @@ public sealed class CliTests : IDisposable
         Assert.Contains("pcgrad", summary);
         Assert.Contains("| multimnist | pcgrad | 1 | 1 |", File.ReadAllText(Path.Combine(_directory, "summary.md")));
         Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], File.ReadAllBytes(Path.Combine(_directory, "accuracy.png")).Take(4));
+
+        // A stop request (Ctrl+C, or SIGTERM through Program.cs) ends training after the current step, with a checkpoint.
+        var stoppedRun = Path.Combine(_directory, "stopped");
+        using (var stop = new CancellationTokenSource())
+        {
+            stop.Cancel();
+            var (code, output, stopError) = Run(stop.Token, [.. Train()[..^1], stoppedRun]);
+            Assert.True(code == 0, stopError);
+            Assert.Contains("Stopped after 1 steps", output);
+            Assert.True(File.Exists(Path.Combine(stoppedRun, "checkpoint.bin")));
+        }
 
         var (missing, _, missingError) = Run("train", "--data", Path.Combine(_directory, "nowhere"), "--epochs", "1", "--out", Path.Combine(_directory, "other"));
         Assert.Equal(GsurgApp.UsageError, missing);
