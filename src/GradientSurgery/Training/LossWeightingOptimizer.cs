@@ -1,6 +1,6 @@
+using GradientSurgery.Aggregation;
 using GradientSurgery.Weighting;
 using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace GradientSurgery.Training;
@@ -97,7 +97,8 @@ public sealed class LossWeightingOptimizer
         var objectiveValue = objective.ToDouble();
         Optimizer.zero_grad();
         objective.backward();
-        if (FirstNonFiniteGradient() is { } culprit)
+        var parameters = Optimizer.parameters().ToArray();
+        if (NonFiniteGradient.FirstNonFinite([.. parameters.Select(p => p.grad)]) is { } culprit)
         {
             Optimizer.zero_grad();
             if (stateBefore is not null)
@@ -105,7 +106,7 @@ public sealed class LossWeightingOptimizer
                 ((IStateful)Weighting).LoadState(new BinaryReader(new MemoryStream(stateBefore)));
             }
             throw new ArithmeticException(
-                $"The gradient of the weighted objective with respect to the optimizer's parameter {culprit.Index} (shape [{string.Join(", ", culprit.Parameter.shape)}]) contains NaN or Inf; no parameter was changed." + NonFiniteGradient.Advice);
+                $"The gradient of the weighted objective with respect to the optimizer's parameter {culprit} (shape {Jacobian.ShapeText(parameters[culprit])}) contains NaN or Inf; no parameter was changed." + NonFiniteGradient.Advice);
         }
         Optimizer.step();
         if (Weighting is IFeedbackLossWeighting feedback)
@@ -125,27 +126,6 @@ public sealed class LossWeightingOptimizer
             }
         }
         return new LossWeightingStepReport(values, weights, objectiveValue);
-    }
-
-    /// <summary>
-    /// The first parameter whose gradient holds NaN or Inf, or null: one squared norm over every gradient (finite
-    /// unless an entry is NaN or Inf, or the sum overflows), and a per-parameter scan only to name the culprit.
-    /// </summary>
-    private (int Index, Parameter Parameter)? FirstNonFiniteGradient()
-    {
-        var parameters = Optimizer.parameters().ToArray();
-        var gradients = parameters.Select(p => p.grad).OfType<Tensor>().ToArray();
-        if (gradients.Length == 0)
-        {
-            return null;
-        }
-        var oneDevice = gradients.All(g => g.device_type == gradients[0].device_type && g.device_index == gradients[0].device_index);
-        if (oneDevice && double.IsFinite(stack(gradients.Select(g => g.square().sum())).sum().ToDouble()))
-        {
-            return null;
-        }
-        var culprit = Array.FindIndex(parameters, p => p.grad is { } gradient && !isfinite(gradient).all().item<bool>());
-        return culprit < 0 ? null : (culprit, parameters[culprit]);
     }
 
     private static byte[]? SaveState(IStateful? stateful)

@@ -433,29 +433,10 @@ public sealed class MultiTaskBackward : IDisposable
 
     private void EnsureFinite(Tensor?[] headGradients, int[] headOwners)
     {
-        var present = headGradients.OfType<Tensor>().ToArray();
-        if (present.Length == 0)
+        if (NonFiniteGradient.FirstNonFinite(headGradients) is { } k)
         {
-            return;
-        }
-        // One squared norm over all heads: finite unless some entry is NaN or Inf (or the sum overflows), and one BLAS
-        // call instead of three ops per head parameter (~0.15 against ~0.9 ms per step at T = 40). The per-parameter
-        // loop below runs only to name the culprit (or to clear an overflow), or when heads live on several devices.
-        if (present.All(g => SameDevice(g, present[0])))
-        {
-            var all = cat([.. present.Select(g => g.reshape(-1))]);
-            if (double.IsFinite(all.dot(all).ToDouble()))
-            {
-                return;
-            }
-        }
-        for (var k = 0; k < headGradients.Length; k++)
-        {
-            if (headGradients[k] is { } gradient && !isfinite(gradient).all().item<bool>())
-            {
-                throw new ArithmeticException(
-                    $"The gradient of task {headOwners[k]} with respect to its task-specific parameter {k} (shape {Jacobian.ShapeText(_taskSpecific[k])}) contains NaN or Inf; no gradient was written." + NonFiniteGradient.Advice);
-            }
+            throw new ArithmeticException(
+                $"The gradient of task {headOwners[k]} with respect to its task-specific parameter {k} (shape {Jacobian.ShapeText(_taskSpecific[k])}) contains NaN or Inf; no gradient was written." + NonFiniteGradient.Advice);
         }
     }
 
