@@ -31,7 +31,7 @@ internal static class ConvolutionBenchmark
             manual_seed(1);
             return new MultiLeNet(2, 10, m.Convolution);
         }).ToArray();
-        var optimizers = models.Select(m => new MultiTaskOptimizer(optim.Adam(m.parameters(), 5e-4), new PCGrad(seed: 1), m.SharedParameters)).ToArray();
+        var optimizers = models.Select(m => new AggregationStep(optim.Adam(m.parameters(), 5e-4), new PCGrad(seed: 1), m.SharedParameters)).ToArray();
         var generator = new Generator(2);
         using var inputs = rand(Batch, 1, 28, 28, generator: generator);
         Tensor[] labels = [randint(0, 10, Batch, generator: generator), randint(0, 10, Batch, generator: generator)];

@@ -14,7 +14,7 @@ internal static class Soak
     public static void Run(int steps, string outputDirectory)
     {
         using var model = new ReferenceModel(tasks: 4, seed: 3, input: 64, hidden: 128, batch: 64);
-        using var optimizer = new MultiTaskOptimizer(optim.Adam(model.All, 1e-4), new PCGrad(seed: 3), model.Shared);
+        using var optimizer = new AggregationStep(optim.Adam(model.All, 1e-4), new PCGrad(seed: 3), model.Shared);
         var samples = new List<(int Step, double ResidentMiB, double ManagedMiB)>();
         for (var step = 1; step <= steps; step++)
         {

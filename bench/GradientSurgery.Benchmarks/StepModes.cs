@@ -29,7 +29,7 @@ internal sealed class StepRunner : IDisposable
 {
     private readonly ReferenceModel _model;
     private readonly optim.Optimizer _adam;
-    private readonly MultiTaskOptimizer _pcgrad;
+    private readonly AggregationStep _pcgrad;
     private readonly PortBaseline _port;
     private readonly Parameter[] _shared;
     private readonly Parameter[][] _headParameters;
@@ -38,7 +38,7 @@ internal sealed class StepRunner : IDisposable
     {
         _model = new ReferenceModel(tasks, seed);
         _adam = optim.Adam(_model.All, 1e-4);
-        _pcgrad = new MultiTaskOptimizer(_adam, new PCGrad(seed: seed), _model.Shared);
+        _pcgrad = new AggregationStep(_adam, new PCGrad(seed: seed), _model.Shared);
         _port = new PortBaseline([.. _model.All], _adam, (int)seed);
         _shared = [.. _model.Shared];
         _headParameters = [.. _model.Heads.Select(h => h.parameters().ToArray())];

@@ -47,29 +47,30 @@ internal static class CommonOptions
 
     /// <summary>Every method name, by kind, for help texts.</summary>
     public static string MethodList =>
-        $"aggregators {string.Join(", ", Aggregation.Aggregators.Names)}; loss weightings {string.Join(", ", Weighting.LossWeightings.Names)}";
+        $"aggregators {string.Join(", ", MethodCatalog.NamesOf(MethodKind.Aggregator))}; loss weightings {string.Join(", ", MethodCatalog.NamesOf(MethodKind.LossWeighting))}";
 
     /// <summary>
-    /// Splits a comma-separated method list and checks every specification (aggregator or loss weighting: name,
-    /// arguments and values) through <see cref="GradientSurgery.Methods"/>.
+    /// Splits a comma-separated method list, checks every specification (aggregator or loss weighting: name,
+    /// arguments and values) through <see cref="MethodCatalog"/> and returns them with aliases replaced by the
+    /// methods' names (<c>ew</c> → <c>mean</c>), so that runs record one name per method.
     /// </summary>
     public static IReadOnlyList<string> Methods(string? list, IReadOnlyList<string> fallback, long seed)
     {
         var methods = string.IsNullOrWhiteSpace(list)
             ? fallback
             : list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        foreach (var method in methods)
+        try
         {
-            try
+            return [.. methods.Select(method =>
             {
-                GradientSurgery.Methods.Validate(method, seed);
-            }
-            catch (ArgumentException invalid)
-            {
-                throw new UsageException(OneLine(invalid), invalid);
-            }
+                MethodCatalog.Validate(method, seed);
+                return MethodCatalog.Canonical(method);
+            })];
         }
-        return methods;
+        catch (ArgumentException invalid)
+        {
+            throw new UsageException(OneLine(invalid), invalid);
+        }
     }
 
     /// <summary>

@@ -52,7 +52,7 @@ internal static class SyntheticOutputs
                             }
                             runs.Add(records);
                         }
-                        results.Add(new MethodResult(method, GradientSurgery.Methods.Resolve(method).DisplayName, runs));
+                        results.Add(new MethodResult(method, MethodCatalog.Resolve(method).DisplayName, runs));
                     }
                 });
         }

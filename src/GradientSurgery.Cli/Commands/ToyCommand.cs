@@ -42,7 +42,7 @@ internal static class ToyCommand
             var runSeed = parse.GetValue(seed);
             var options = new ToyOptions(
                 chosen,
-                CommonOptions.Methods(parse.GetValue(methods), [.. Aggregators.Names], runSeed),
+                CommonOptions.Methods(parse.GetValue(methods), [.. MethodCatalog.NamesOf(MethodKind.Aggregator)], runSeed),
                 ParseStarts(parse.GetValue(starts)) ?? chosen.DefaultStarts,
                 parse.GetValue(steps) ?? chosen.DefaultSteps,
                 parse.GetValue(learningRate),

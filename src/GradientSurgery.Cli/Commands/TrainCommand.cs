@@ -15,7 +15,7 @@ internal static class TrainCommand
         var benchmark = Benchmark();
         var method = new Option<string>("--method")
         {
-            Description = $"Method, 'name[:key=value,...]': {CommonOptions.MethodList}. 'ew' is equal weighting (= mean). Loss weightings train on one backward of their objective and record no conflict statistics.",
+            Description = $"Method, 'name[:key=value,...]': {CommonOptions.MethodList}. 'ew' is equal weighting (= mean); 'gsurg methods' lists every method's arguments. Loss weightings train on one backward of their objective and record no conflict statistics.",
             DefaultValueFactory = _ => "pcgrad",
         };
         var data = DataDirectory();
@@ -36,7 +36,7 @@ internal static class TrainCommand
         {
             var variant = MultiMnistVariants.Parse(parse.GetValue(benchmark)!);
             var runSeed = parse.GetValue(seed);
-            var methodName = CommonOptions.Methods(Canonical(parse.GetValue(method)!), [], runSeed).Single();
+            var methodName = CommonOptions.Methods(parse.GetValue(method)!, [], runSeed).Single();
             var dataDirectory = Path.GetFullPath(parse.GetValue(data)!);
             var directory = CommonOptions.OutputDirectory(parse.GetValue(output) ?? Path.Combine("runs", $"{variant.CliName()}-{methodName.Replace(':', '_')}-seed{runSeed}"), "train");
             var cacheDirectory = parse.GetValue(cache) ?? DefaultCache();
@@ -77,9 +77,6 @@ internal static class TrainCommand
 
     internal static string DefaultCache() =>
         Path.Combine(Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } xdg ? xdg : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"), "gsurg");
-
-    /// <summary>'ew' (the name the MTL literature uses for equal weighting) is the registry's 'mean'.</summary>
-    internal static string Canonical(string method) => string.Equals(method, "ew", StringComparison.OrdinalIgnoreCase) ? "mean" : method;
 
     internal static (ClassificationData Train, ClassificationData Test) LoadData(
         IAnsiConsole console, MultiMnistVariant variant, string dataDirectory, long seed, string cacheDirectory, int? limit)

@@ -16,7 +16,7 @@ namespace GradientSurgery.Experiments.Supervised;
 
 /// <summary>
 /// Trains a multi-task classifier (a shared trunk with one head per task, cross-entropy per task) with any
-/// method of <see cref="Methods"/>: an aggregator through the features path of the multi-task backward, or a
+/// method of <see cref="MethodCatalog"/>: an aggregator through the features path of the multi-task backward, or a
 /// loss weighting through one ordinary backward of its objective. Per epoch it records train/test loss and
 /// accuracy per task and the conflict diagnostics, to CSV and TensorBoard, and writes a checkpoint (model, Adam
 /// state, the method's state, random generator, position in the epoch) from which <c>resume</c> continues to
@@ -28,7 +28,7 @@ namespace GradientSurgery.Experiments.Supervised;
 /// tensorboard/, and model.bin (the final weights) once all epochs are done.
 /// </para>
 /// <para>
-/// A loss weighting is trained as <see cref="LossWeightingOptimizer"/> prescribes: its learnable weights (UW,
+/// A loss weighting is trained as <see cref="LossWeightingStep"/> prescribes: its learnable weights (UW,
 /// GradNorm) are in the same Adam optimizer as the model, with the same learning rate; DWA's epoch closes after
 /// the last batch of each epoch; GradNorm balances the gradient norms on
 /// <see cref="IMultiTaskNetwork.LastSharedLayerWeight"/>; uncertainty weighting uses the classification
@@ -56,6 +56,11 @@ public sealed class MultiTaskTrainer<TModel>
 
     // The history holds NaN for statistics that were not measured (the conflicts of a loss-weighting run), which
     // plain JSON cannot represent.
+    // The checkpoint section of the method's own state; checkpoints written before the method catalog called it
+    // "aggregator" (it held a loss weighting's state too), and they still resume.
+    private const string MethodSection = "method";
+    private const string LegacyMethodSection = "aggregator";
+
     private static readonly JsonSerializerOptions HistoryJson = new() { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
     private readonly Func<TModel> _createModel;
@@ -119,9 +124,9 @@ public sealed class MultiTaskTrainer<TModel>
         {
             throw new ArgumentException($"The model has {model.TaskCount} heads but the data has {train.TaskCount} (train) and {test.TaskCount} (test) tasks.");
         }
-        using var method = TrainingMethod.Create(
-            settings.Method, settings.Seed, model.parameters(), model.SharedParameters, model.LastSharedLayerWeight, model.TaskCount,
-            settings.LearningRate, UncertaintyTaskKind.Classification);
+        using var method = MethodCatalog.CreateStep(settings.Method, settings.Seed, new MethodSetup(
+            model.parameters(), model.SharedParameters, model.TaskCount, parameters => optim.Adam(parameters, settings.LearningRate),
+            model.LastSharedLayerWeight, UncertaintyTaskKind.Classification));
         var history = new List<EpochMetrics>();
         var accumulator = new EpochAccumulator(model.TaskCount);
         var position = new Position(0, 0, 0);
@@ -159,20 +164,10 @@ public sealed class MultiTaskTrainer<TModel>
                     var features = model.Features(inputs);
                     var outputs = model.Heads(features);
                     var losses = Losses(outputs, labels);
-                    double[] lossValues;
-                    ConflictReport? conflicts = null;
-                    if (method.Surgery is { } surgery)
-                    {
-                        var report = surgery.Step(losses, features);
-                        (lossValues, conflicts) = (report.Losses, report.Conflicts);
-                    }
-                    else
-                    {
-                        // FAMO's feedback: the same batch after the step, in training mode (see the class remarks).
-                        lossValues = method.Weighted!.Step(losses, () => Losses(model.forward(inputs), labels)).Losses;
-                    }
+                    // FAMO's feedback: the same batch after the step, in training mode (see the class remarks).
+                    var report = method.Step(losses, features, () => Losses(model.forward(inputs), labels));
                     var correct = outputs.Select((o, t) => o.argmax(1).eq(labels[t]).sum().item<long>()).ToArray();
-                    accumulator.Add(lossValues, conflicts, correct, index.shape[0], clock.Elapsed.TotalSeconds);
+                    accumulator.Add(report.Losses, report.Conflicts, correct, index.shape[0], clock.Elapsed.TotalSeconds);
                 }
                 catch (ArithmeticException notFinite)
                 {
@@ -192,7 +187,7 @@ public sealed class MultiTaskTrainer<TModel>
                     return new TrainingOutcome(false, position.Steps, history);
                 }
             }
-            method.Weighted?.EndEpoch();
+            method.EndEpoch();
             var (testLoss, testAccuracy) = Evaluate(model, test);
             var metrics = accumulator.Close(epoch + 1, testLoss, testAccuracy);
             history.Add(metrics);
@@ -281,7 +276,7 @@ public sealed class MultiTaskTrainer<TModel>
         [.. outputs.Select((o, t) => nn.functional.cross_entropy(o, labels[t]))];
 
     private static void Save(
-        string path, TrainingSettings settings, Position position, TModel model, TrainingMethod method,
+        string path, TrainingSettings settings, Position position, TModel model, IMultiTaskStep method,
         EpochAccumulator accumulator, IReadOnlyList<EpochMetrics> history)
     {
         var sections = new Dictionary<string, byte[]>
@@ -289,9 +284,8 @@ public sealed class MultiTaskTrainer<TModel>
             ["settings"] = JsonSerializer.SerializeToUtf8Bytes(settings),
             ["position"] = Bytes(w => { w.Write(position.Epoch); w.Write(position.Batch); w.Write(position.Steps); }),
             ["model"] = Bytes(w => model.save(w)),
-            ["optimizer"] = Bytes(method.Optimizer.save_state_dict),
-            // Named for the aggregators that came first; it holds a loss weighting's state in a loss-weighting run.
-            ["aggregator"] = Bytes(method.SaveState),
+            ["optimizer"] = Bytes(Adam(method).save_state_dict),
+            [MethodSection] = Bytes(method.SaveState),
             ["rng"] = Bytes(w =>
             {
                 using var state = random.get_rng_state();
@@ -304,7 +298,7 @@ public sealed class MultiTaskTrainer<TModel>
     }
 
     private static Position Restore(
-        string path, TrainingSettings settings, TModel model, TrainingMethod method,
+        string path, TrainingSettings settings, TModel model, IMultiTaskStep method,
         EpochAccumulator accumulator, List<EpochMetrics> history, ITrainingObserver? observer)
     {
         var sections = ReadCheckpoint(path, observer);
@@ -318,8 +312,8 @@ public sealed class MultiTaskTrainer<TModel>
             using var position = new BinaryReader(new MemoryStream(sections["position"]));
             var restored = new Position(position.ReadInt32(), position.ReadInt32(), position.ReadInt64());
             model.load(new BinaryReader(new MemoryStream(sections["model"])));
-            method.Optimizer.load_state_dict(new BinaryReader(new MemoryStream(sections["optimizer"])));
-            method.LoadState(new BinaryReader(new MemoryStream(sections["aggregator"])));
+            Adam(method).load_state_dict(new BinaryReader(new MemoryStream(sections["optimizer"])));
+            method.LoadState(new BinaryReader(new MemoryStream(MethodState(sections))));
             using (var state = tensor(sections["rng"], dtype: ScalarType.Byte))
             {
                 random.set_rng_state(state);
@@ -333,6 +327,12 @@ public sealed class MultiTaskTrainer<TModel>
             throw new InvalidDataException($"{path} passed its checksum but is missing or has malformed sections: {malformed.Message}", malformed);
         }
     }
+
+    // The step's optimizer is the optim.Adam that Train builds; its state goes into the checkpoint.
+    private static OptimizerHelper Adam(IMultiTaskStep method) => (OptimizerHelper)method.Optimizer;
+
+    private static byte[] MethodState(IReadOnlyDictionary<string, byte[]> sections) =>
+        sections.TryGetValue(MethodSection, out var state) ? state : sections[LegacyMethodSection];
 
     private static IReadOnlyDictionary<string, byte[]> ReadCheckpoint(string path, ITrainingObserver? observer)
     {

@@ -2,7 +2,7 @@ namespace GradientSurgery.Experiments.Supervised;
 
 /// <summary>Everything that determines a supervised run; stored in its checkpoints and in run.json.</summary>
 /// <param name="Benchmark">Name of the data set (e.g. multimnist).</param>
-/// <param name="Method">Method specification: an aggregator or a loss weighting (see <see cref="Methods"/>), e.g. <c>pcgrad</c> or <c>famo:gamma=0.01</c>.</param>
+/// <param name="Method">Method specification: an aggregator or a loss weighting (see <see cref="MethodCatalog"/>), e.g. <c>pcgrad</c> or <c>famo:gamma=0.01</c>.</param>
 /// <param name="Epochs">Epochs to train (may be raised when resuming).</param>
 /// <param name="BatchSize">Examples per step.</param>
 /// <param name="LearningRate">Adam's learning rate.</param>

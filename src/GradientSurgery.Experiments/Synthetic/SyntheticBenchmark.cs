@@ -11,7 +11,7 @@ namespace GradientSurgery.Experiments.Synthetic;
 /// records losses and, for aggregators, conflicts.
 /// </summary>
 /// <remarks>
-/// A loss weighting runs as <see cref="LossWeightingOptimizer"/> prescribes, with its learnable weights in the
+/// A loss weighting runs as <see cref="LossWeightingStep"/> prescribes, with its learnable weights in the
 /// model's Adam optimizer (same learning rate). An epoch is one pass over the shuffled training set, so DWA's
 /// epoch closes whenever a new permutation is drawn; GradNorm balances the gradient norms on
 /// <see cref="SyntheticModel.LastSharedLayerWeight"/>; uncertainty weighting uses the Gaussian likelihood
@@ -23,21 +23,20 @@ public static class SyntheticBenchmark
 {
     /// <summary>Runs one method with one seed (the seed fixes data, initial weights, batches and the method's randomness).</summary>
     /// <param name="config">Sizes and schedule.</param>
-    /// <param name="method">A method specification (see <see cref="Methods"/>), e.g. <c>mean</c>, <c>pcgrad</c> or <c>famo</c>.</param>
+    /// <param name="method">A method specification (see <see cref="MethodCatalog"/>), e.g. <c>mean</c>, <c>pcgrad</c> or <c>famo</c>.</param>
     /// <param name="seed">The run's seed.</param>
     /// <param name="progress">Called after every step with the number of steps done.</param>
     public static IReadOnlyList<SyntheticRecord> Run(SyntheticConfig config, string method, long seed, Action<int>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
-        Methods.Validate(method, seed);
+        MethodCatalog.Validate(method, seed);
         using var data = SyntheticTasks.Create(config, seed);
         manual_seed(seed);
         using var model = new SyntheticModel(config);
-        using var training = TrainingMethod.Create(
-            method, seed, model.parameters(), model.SharedParameters, model.LastSharedLayerWeight, config.Tasks,
-            config.LearningRate, UncertaintyTaskKind.Regression);
-        var (surgery, weighted) = (training.Surgery, training.Weighted);
+        using var training = MethodCatalog.CreateStep(method, seed, new MethodSetup(
+            model.parameters(), model.SharedParameters, config.Tasks, parameters => optim.Adam(parameters, config.LearningRate),
+            model.LastSharedLayerWeight, UncertaintyTaskKind.Regression));
         var batches = new Generator((ulong)seed ^ 0x5EED_BA7C_0000_0001UL);
         var records = new List<SyntheticRecord>();
         var window = new Window(config.Tasks);
@@ -49,7 +48,7 @@ public static class SyntheticBenchmark
             {
                 if (order.Length > 0)
                 {
-                    weighted?.EndEpoch();
+                    training.EndEpoch();
                 }
                 order = randperm(config.TrainSize, generator: batches).data<long>().ToArray();
                 position = 0;
@@ -63,15 +62,8 @@ public static class SyntheticBenchmark
                 Tensor[] Losses(Tensor[] predictions) => [.. predictions.Select((p, t) => nn.functional.mse_loss(p, targets[t]))];
                 var features = model.Features(inputs);
                 var losses = Losses(model.Heads(features));
-                if (surgery is not null)
-                {
-                    var report = surgery.Step(losses, features);
-                    window.Add(report.Losses, report.Conflicts);
-                }
-                else
-                {
-                    window.Add(weighted!.Step(losses, () => Losses(model.forward(inputs))).Losses, conflicts: null);
-                }
+                var report = training.Step(losses, features, () => Losses(model.forward(inputs)));
+                window.Add(report.Losses, report.Conflicts);
             }
             if (step % config.EvaluateEvery == 0 || step == config.Steps)
             {

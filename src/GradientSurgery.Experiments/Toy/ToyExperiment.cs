@@ -1,7 +1,3 @@
-using GradientSurgery.Aggregation;
-using GradientSurgery.Weighting;
-using static TorchSharp.torch;
-
 namespace GradientSurgery.Experiments.Toy;
 
 /// <summary>Runs every requested method from every start point of a toy landscape.</summary>
@@ -25,16 +21,11 @@ public static class ToyExperiment
         var runs = new List<ToyRun>();
         foreach (var method in methods)
         {
-            var info = Methods.Validate(method, seed);
+            var info = MethodCatalog.Validate(method, seed);
             foreach (var start in starts)
             {
                 var index = runs.Count;
-                Action<int> reportProgress = done => progress?.Invoke(index, done);
-                var trajectory = info.Kind == MethodKind.Aggregator
-                    ? ToyOptimizer.Run(landscape, Aggregators.Create(method, seed), start, steps, learningRate, reportProgress)
-                    : ToyOptimizer.Run(
-                        landscape, theta => LossWeightings.Create(method, seed, new LossWeightingContext(2, theta.device, ScalarType.Float64, theta)),
-                        start, steps, learningRate, epochSteps, reportProgress);
+                var trajectory = ToyOptimizer.Run(landscape, method, seed, start, steps, learningRate, epochSteps, done => progress?.Invoke(index, done));
                 var final = trajectory[^1];
                 runs.Add(new ToyRun(method, info.DisplayName, start, steps, trajectory, landscape.Losses(final.X, final.Y)));
             }

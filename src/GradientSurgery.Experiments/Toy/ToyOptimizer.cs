@@ -20,7 +20,7 @@ namespace GradientSurgery.Experiments.Toy;
 /// <para>
 /// Loss weightings act on the losses' graph, so θ is a 2-element float64 <see cref="Parameter"/>, the losses are
 /// the landscape's tensor version (<see cref="IToyLandscape.Losses(Tensor)"/>), and each step is
-/// <see cref="LossWeightingOptimizer.Step"/>: objective = Combine([L1 − b1, L2 − b2]), backward, one step of
+/// <see cref="LossWeightingStep.Step(IReadOnlyList{Tensor}, Func{IReadOnlyList{Tensor}}?)"/>: objective = Combine([L1 − b1, L2 − b2]), backward, one step of
 /// <c>torch.optim.Adam</c> (the given learning rate, default betas) over θ and the weighting's learnable
 /// weights, then FAMO's update with the losses at the new θ. The weightings see the losses shifted by the
 /// landscape's <see cref="IToyLandscape.LossLowerBounds"/> because the toy's losses are negative logarithms in
@@ -37,6 +37,25 @@ public static class ToyOptimizer
 
     /// <summary>Steps per epoch for loss weightings that work per epoch (DWA), by default.</summary>
     public const int DefaultEpochSteps = 1000;
+
+    /// <summary>Runs <paramref name="steps"/> Adam steps from <paramref name="start"/> with a method of the catalog, of either kind.</summary>
+    /// <param name="landscape">The objective.</param>
+    /// <param name="specification">The method's specification, e.g. <c>pcgrad</c> or <c>famo</c>.</param>
+    /// <param name="seed">The seed of methods that draw random numbers.</param>
+    /// <param name="start">θ at step 0.</param>
+    /// <param name="steps">Number of Adam steps (≥ 1).</param>
+    /// <param name="learningRate">Adam's learning rate.</param>
+    /// <param name="epochSteps">Steps that form one epoch for DWA (≥ 1).</param>
+    /// <param name="progress">Called with the number of steps done, every few thousand steps.</param>
+    public static IReadOnlyList<(int Step, double X, double Y)> Run(
+        IToyLandscape landscape, string specification, long seed, (double X, double Y) start, int steps, double learningRate,
+        int epochSteps = DefaultEpochSteps, Action<int>? progress = null) =>
+        // Aggregators take the closed-form path: the paper's toy runs 500,000 steps, which autograd would make
+        // minutes long; the weights still come from the method's own code. Loss weightings need the losses' graph.
+        MethodCatalog.Resolve(specification).Kind == MethodKind.Aggregator
+            ? Run(landscape, MethodCatalog.CreateAggregator(specification, seed), start, steps, learningRate, progress)
+            : Run(landscape, theta => MethodCatalog.CreateLossWeighting(specification, seed, new LossWeightingContext(2, theta.device, ScalarType.Float64, theta)),
+                start, steps, learningRate, epochSteps, progress);
 
     /// <summary>Runs <paramref name="steps"/> Adam steps from <paramref name="start"/>.</summary>
     /// <param name="landscape">The objective.</param>
@@ -128,7 +147,7 @@ public static class ToyOptimizer
         var theta = new Parameter(tensor(new[] { start.X, start.Y }, dtype: ScalarType.Float64), requires_grad: true);
         var weighting = createWeighting(theta);
         var learnable = (weighting as ILearnableLossWeighting)?.parameters() ?? [];
-        var optimizer = new LossWeightingOptimizer(optim.Adam([theta, .. learnable], learningRate), weighting);
+        using var optimizer = new LossWeightingStep(optim.Adam([theta, .. learnable], learningRate), weighting);
         var (bound1, bound2) = landscape.LossLowerBounds;
         Tensor[] ShiftedLosses()
         {

@@ -10,7 +10,7 @@ namespace GradientSurgery.Aggregation;
 /// through the trunk with Σ_i α_i ∂L_i/∂z.
 /// </summary>
 /// <remarks>
-/// Use it with the features path of <see cref="Training.MultiTaskBackward"/> (or <c>MultiTaskOptimizer.Step(losses,
+/// Use it with the features path of <see cref="Training.MultiTaskBackward"/> (or <c>AggregationStep.Step(losses,
 /// features)</c>); given a parameter Jacobian directly (parameters path, toy) it is MGDA on that Jacobian. The paper's
 /// experiments also normalise the gradients; like <see cref="MGDA"/> this class follows Algorithm 2 without
 /// normalisation. Solved exactly by Wolfe's min-norm-point algorithm (see <see cref="MGDA.MinNormWeights"/>).

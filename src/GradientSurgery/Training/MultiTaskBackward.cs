@@ -20,7 +20,7 @@ namespace GradientSurgery.Training;
 /// </para>
 /// <para>
 /// Gradients are accumulated into <c>.grad</c>, as <c>loss.backward()</c> does; zero them between steps
-/// (<see cref="MultiTaskOptimizer"/> does). Nothing is written unless every check passes. All temporaries live
+/// (<see cref="AggregationStep"/> does). Nothing is written unless every check passes. All temporaries live
 /// in a dispose scope, so repeated calls do not grow native memory; the T×P Jacobian's storage is kept between
 /// calls (aggregators must not hold on to the Jacobian tensor after <c>Aggregate</c> returns) and freed by
 /// <see cref="Dispose"/>. An instance is not thread-safe.

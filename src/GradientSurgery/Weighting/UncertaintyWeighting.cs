@@ -56,7 +56,18 @@ public sealed class UncertaintyWeighting : ILearnableLossWeighting, IStateful
     /// <param name="device">Where the log variances live; must be the losses' device. CPU when null.</param>
     /// <param name="dtype">The log variances' floating-point dtype.</param>
     public UncertaintyWeighting(int taskCount, double initialLogVariance = 0.0, Device? device = null, ScalarType dtype = ScalarType.Float32)
-        : this(CheckedRegressionKinds(taskCount), initialLogVariance, device, dtype)
+        : this(SameKind(taskCount, UncertaintyTaskKind.Regression), initialLogVariance, device, dtype)
+    {
+    }
+
+    /// <summary>Creates the weighting with one likelihood for every task.</summary>
+    /// <param name="taskCount">The number of tasks T.</param>
+    /// <param name="likelihood">Regression (Eq. 7) or classification (Eq. 10), for every task.</param>
+    /// <param name="initialLogVariance">The initial s_i = log σ_i² of every task.</param>
+    /// <param name="device">Where the log variances live; must be the losses' device. CPU when null.</param>
+    /// <param name="dtype">The log variances' floating-point dtype.</param>
+    public UncertaintyWeighting(int taskCount, UncertaintyTaskKind likelihood, double initialLogVariance = 0.0, Device? device = null, ScalarType dtype = ScalarType.Float32)
+        : this(SameKind(taskCount, likelihood), initialLogVariance, device, dtype)
     {
     }
 
@@ -160,9 +171,9 @@ public sealed class UncertaintyWeighting : ILearnableLossWeighting, IStateful
         }
     }
 
-    private static UncertaintyTaskKind[] CheckedRegressionKinds(int taskCount)
+    private static UncertaintyTaskKind[] SameKind(int taskCount, UncertaintyTaskKind kind)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(taskCount);
-        return Enumerable.Repeat(UncertaintyTaskKind.Regression, taskCount).ToArray();
+        return Enumerable.Repeat(kind, taskCount).ToArray();
     }
 }

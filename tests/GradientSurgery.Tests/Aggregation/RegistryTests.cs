@@ -8,13 +8,13 @@ namespace GradientSurgery.Tests.Aggregation;
 /// <summary>Every registered method works end to end: by name, on a Jacobian, and inside the multi-task backward.</summary>
 public sealed class RegistryTests
 {
-    public static IEnumerable<object[]> Names => Aggregators.Names.Select(n => new object[] { n });
+    public static IEnumerable<object[]> Names => MethodCatalog.NamesOf(MethodKind.Aggregator).Select(n => new object[] { n });
 
     [Fact]
     public void NamesAreUniqueAndLowerCase()
     {
-        Assert.Equal(Aggregators.Names.Count(), Aggregators.Names.Distinct().Count());
-        Assert.All(Aggregators.Names, n => Assert.Equal(n.ToLowerInvariant(), n));
+        Assert.Equal(MethodCatalog.NamesOf(MethodKind.Aggregator).Count(), MethodCatalog.NamesOf(MethodKind.Aggregator).Distinct().Count());
+        Assert.All(MethodCatalog.NamesOf(MethodKind.Aggregator), n => Assert.Equal(n.ToLowerInvariant(), n));
     }
 
     [Theory]
@@ -23,7 +23,7 @@ public sealed class RegistryTests
     {
         using var scope = NewDisposeScope();
         var jacobian = randn(4, 30, dtype: ScalarType.Float64, generator: new Generator(3));
-        var update = Aggregators.Create(name, seed: 1).Aggregate(jacobian);
+        var update = MethodCatalog.CreateAggregator(name, seed: 1).Aggregate(jacobian);
         Assert.Equal(new long[] { 30 }, update.shape);
         Assert.Equal(ScalarType.Float64, update.dtype);
         Assert.True(isfinite(update).all().item<bool>());
@@ -34,7 +34,7 @@ public sealed class RegistryTests
     public void TrainsTheTinyModelThroughBothPaths(string name)
     {
         using var model = new TinyMultiTaskModel(tasks: 3, seed: 4);
-        var optimizer = new MultiTaskOptimizer(optim.Adam(model.All, 0.01), Aggregators.Create(name, seed: 2), model.Shared);
+        var optimizer = new AggregationStep(optim.Adam(model.All, 0.01), MethodCatalog.CreateAggregator(name, seed: 2), model.Shared);
         double[] first = [], last = [];
         for (var step = 0; step < 60; step++)
         {
@@ -54,10 +54,10 @@ public sealed class RegistryTests
     [Fact]
     public void ArgumentsReachTheMethod()
     {
-        Assert.Equal(Reduction.Mean, Assert.IsType<PCGrad>(Aggregators.Create("pcgrad:reduction=mean", 0)).Reduction);
-        Assert.Equal(MGDA.GradientNormalization.L2, Assert.IsType<MGDA>(Aggregators.Create("mgda:normalization=l2", 0)).Normalization);
-        Assert.Contains("'c'", Assert.Throws<ArgumentException>(() => Aggregators.Create("pcgrad:c=1", 0)).Message);
-        Assert.Contains("key=value", Assert.Throws<ArgumentException>(() => Aggregators.Create("pcgrad:reduction", 0)).Message);
+        Assert.Equal(Reduction.Mean, Assert.IsType<PCGrad>(MethodCatalog.CreateAggregator("pcgrad:reduction=mean", 0)).Reduction);
+        Assert.Equal(MGDA.GradientNormalization.L2, Assert.IsType<MGDA>(MethodCatalog.CreateAggregator("mgda:normalization=l2", 0)).Normalization);
+        Assert.Contains("'c'", Assert.Throws<ArgumentException>(() => MethodCatalog.CreateAggregator("pcgrad:c=1", 0)).Message);
+        Assert.Contains("key=value", Assert.Throws<ArgumentException>(() => MethodCatalog.CreateAggregator("pcgrad:reduction", 0)).Message);
     }
 
     [Fact]

@@ -8,7 +8,7 @@ public sealed class SyntheticTests
     // 256 examples in batches of 64: an epoch is 4 steps, so DWA reweighs from step 9 on.
     private static readonly SyntheticConfig Small = new(Tasks: 3, TrainSize: 256, TestSize: 128, Steps: 40, BatchSize: 64, EvaluateEvery: 20);
 
-    public static TheoryData<string> Names => [.. LossWeightings.Names];
+    public static TheoryData<string> Names => [.. MethodCatalog.NamesOf(MethodKind.LossWeighting)];
 
     [Theory]
     [MemberData(nameof(Names))]

@@ -68,7 +68,7 @@ public sealed class ToyTests
     }
 
     public static IEnumerable<object[]> WeightingsAndLandscapes() =>
-        from name in LossWeightings.Names from landscape in new[] { "paper", "cagrad" } select new object[] { name, landscape };
+        from name in MethodCatalog.NamesOf(MethodKind.LossWeighting) from landscape in new[] { "paper", "cagrad" } select new object[] { name, landscape };
 
     [Theory]
     [MemberData(nameof(WeightingsAndLandscapes))]
@@ -76,7 +76,7 @@ public sealed class ToyTests
     {
         var landscape = ToyLandscapes.Find(name);
         var run = Assert.Single(ToyExperiment.Run(landscape, [method], [landscape.DefaultStarts[0]], 300, 0.01, seed: 0, epochSteps: 50));
-        Assert.Equal(Methods.Find(method).DisplayName, run.DisplayName);
+        Assert.Equal(MethodCatalog.Find(method).DisplayName, run.DisplayName);
         Assert.Equal(300, run.Trajectory[^1].Step);
         Assert.All(run.Trajectory, p => Assert.True(double.IsFinite(p.X) && double.IsFinite(p.Y), $"{method}: θ = ({p.X}, {p.Y}) at step {p.Step}"));
         Assert.True(double.IsFinite(run.FinalLosses.L1) && double.IsFinite(run.FinalLosses.L2));

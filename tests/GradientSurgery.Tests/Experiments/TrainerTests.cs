@@ -184,6 +184,31 @@ public sealed class TrainerTests : IDisposable
         Assert.Equal(Weights(straight), Weights(interrupted));
     }
 
+    /// <summary>
+    /// Checkpoints written before the method catalog kept the method's state in a section named "aggregator"
+    /// (GradVac's target EMA and order generator here); they still resume, exactly.
+    /// </summary>
+    [Fact]
+    public void ACheckpointWithTheOldAggregatorSectionStillResumesExactly()
+    {
+        using var train = RandomData(80, 1);
+        using var test = RandomData(40, 2);
+        var straight = Path.Combine(_directory, "straight");
+        var interrupted = Path.Combine(_directory, "interrupted");
+        Trainer().Train(Settings("gradvac"), train, test, straight, resume: false);
+        Trainer().Train(Settings("gradvac"), train, test, interrupted, resume: false, stopAfterSteps: 7);
+        var latest = Path.Combine(interrupted, "checkpoint.bin");
+        var sections = CheckpointFile.Read(latest).ToDictionary();
+        Assert.True(sections.Remove("method", out var state));
+        sections["aggregator"] = state;
+        File.Delete(latest);
+        CheckpointFile.Write(latest, sections);
+
+        Trainer().Train(Settings("gradvac"), train, test, interrupted, resume: true);
+
+        Assert.Equal(Weights(straight), Weights(interrupted));
+    }
+
     [Fact]
     public void WithoutAGoodCheckpointResumeFailsNamingTheFile()
     {

@@ -138,7 +138,7 @@ public sealed class BadInputTests
     public void SharedParameterOutsideTheOptimizer()
     {
         using var model = new TinyMultiTaskModel(2, seed: 1);
-        var error = Assert.Throws<ArgumentException>(() => new MultiTaskOptimizer(optim.SGD(model.HeadParameters, 0.1), new PCGrad(), model.Shared));
+        var error = Assert.Throws<ArgumentException>(() => new AggregationStep(optim.SGD(model.HeadParameters, 0.1), new PCGrad(), model.Shared));
         Assert.Contains("Shared parameter 0", error.Message);
         Assert.Contains("never be updated", error.Message);
     }

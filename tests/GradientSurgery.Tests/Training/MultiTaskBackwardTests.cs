@@ -45,7 +45,7 @@ public sealed class MultiTaskBackwardTests
         Assert.NotNull(report.Weights);
         Assert.True(Jacobian.Combine(jacobian, report.Weights!).allclose(written, rtol: 1e-12, atol: 1e-14));
         Assert.Equal(model.Losses().Select(l => l.item<double>()), report.Losses);
-        Assert.Equal(3, report.Conflicts.TaskCount);
+        Assert.Equal(3, report.Conflicts!.TaskCount);
     }
 
     [Theory]
@@ -128,7 +128,7 @@ public sealed class MultiTaskBackwardTests
     public void BothLossesFallUnderPCGrad()
     {
         using var model = new TinyMultiTaskModel(tasks: 2, seed: 6);
-        var optimizer = new MultiTaskOptimizer(optim.Adam(model.All, lr: 0.01), new PCGrad(seed: 2), model.Shared);
+        var optimizer = new AggregationStep(optim.Adam(model.All, lr: 0.01), new PCGrad(seed: 2), model.Shared);
         var initial = Array.Empty<double>();
         StepReport? last = null;
         for (var step = 0; step < 300; step++)
@@ -151,7 +151,7 @@ public sealed class MultiTaskBackwardTests
     {
         const int tasks = 3;
         using var model = new TinyMultiTaskModel(tasks, seed: 7);
-        var optimizer = new MultiTaskOptimizer(optim.Adam(model.All, 0.01), new PCGrad(seed: 2), model.Shared);
+        var optimizer = new AggregationStep(optim.Adam(model.All, 0.01), new PCGrad(seed: 2), model.Shared);
         void Steps(int count, bool features)
         {
             for (var step = 0; step < count; step++)
@@ -187,7 +187,7 @@ public sealed class MultiTaskBackwardTests
         using var model = new TinyMultiTaskModel(tasks: 2, seed: 8);
         using var scope = NewDisposeScope();
         var expected = autograd.grad([model.Losses()[1]], model.Heads[1].parameters().ToArray()).Select(g => g.data<double>().ToArray()).ToArray();
-        var optimizer = new MultiTaskOptimizer(optim.SGD(model.All, 0.0), new PCGrad(), model.Shared);
+        var optimizer = new AggregationStep(optim.SGD(model.All, 0.0), new PCGrad(), model.Shared);
         optimizer.Step(model.Losses());
         Assert.Equal(expected, model.Heads[1].parameters().Select(p => p.grad!.data<double>().ToArray()).ToArray());
     }
@@ -211,7 +211,7 @@ public sealed class MultiTaskBackwardTests
 
         Assert.Equal(GradientScope.SharedFeatures, report.ConflictScope);
         Assert.Equal(expectedWeights, report.Weights!, (a, b) => Math.Abs(a - b) <= 1e-12 * Math.Abs(a));
-        Assert.Equal(featureGramian[0, 1] / Math.Sqrt(featureGramian[0, 0] * featureGramian[1, 1]), report.Conflicts.Cosine[0, 1]!.Value, 12);
+        Assert.Equal(featureGramian[0, 1] / Math.Sqrt(featureGramian[0, 0] * featureGramian[1, 1]), report.Conflicts!.Cosine[0, 1]!.Value, 12);
         var written = cat(shared.Select(p => p.grad!.reshape(-1)).ToArray());
         Assert.True(written.allclose(expected, rtol: 1e-10, atol: 1e-12));
     }

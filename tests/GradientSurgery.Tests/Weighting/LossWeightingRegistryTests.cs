@@ -11,7 +11,7 @@ namespace GradientSurgery.Tests.Weighting;
 /// <summary>The loss-weighting registry and the unified method resolution.</summary>
 public sealed class LossWeightingRegistryTests
 {
-    public static TheoryData<string> Names => [.. LossWeightings.Names];
+    public static TheoryData<string> Names => [.. MethodCatalog.NamesOf(MethodKind.LossWeighting)];
 
     private static Parameter LastLayer(TinyMultiTaskModel model) => model.Trunk.children().OfType<Linear>().Last().weight!;
 
@@ -21,57 +21,57 @@ public sealed class LossWeightingRegistryTests
     [Fact]
     public void NamesAreUniqueLowerCaseAndDistinctFromTheAggregators()
     {
-        Assert.Equal(["uw", "dwa", "gradnorm", "famo", "gls", "stch"], LossWeightings.Names);
-        Assert.All(LossWeightings.Names, n => Assert.Equal(n.ToLowerInvariant(), n));
-        Assert.Empty(LossWeightings.Names.Intersect(Aggregators.Names, StringComparer.OrdinalIgnoreCase));
-        Assert.Equal(Methods.Names.Count(), Methods.Names.Distinct(StringComparer.OrdinalIgnoreCase).Count());
-        Assert.Equal(Aggregators.Names.Concat(LossWeightings.Names), Methods.Names);
+        Assert.Equal(["uw", "dwa", "gradnorm", "famo", "gls", "stch"], MethodCatalog.NamesOf(MethodKind.LossWeighting));
+        Assert.All(MethodCatalog.NamesOf(MethodKind.LossWeighting), n => Assert.Equal(n.ToLowerInvariant(), n));
+        Assert.Empty(MethodCatalog.NamesOf(MethodKind.LossWeighting).Intersect(MethodCatalog.NamesOf(MethodKind.Aggregator), StringComparer.OrdinalIgnoreCase));
+        Assert.Equal(MethodCatalog.Names.Count(), MethodCatalog.Names.Distinct(StringComparer.OrdinalIgnoreCase).Count());
+        Assert.Equal(MethodCatalog.NamesOf(MethodKind.Aggregator).Concat(MethodCatalog.NamesOf(MethodKind.LossWeighting)), MethodCatalog.Names);
     }
 
     [Fact]
     public void MethodsResolveEitherKindAndListBothWhenTheNameIsUnknown()
     {
-        Assert.Equal(MethodKind.Aggregator, Methods.Find("PCGrad").Kind);
-        var famo = Methods.Resolve("famo:gamma=0.01");
+        Assert.Equal(MethodKind.Aggregator, MethodCatalog.Find("PCGrad").Kind);
+        var famo = MethodCatalog.Resolve("famo:gamma=0.01");
         Assert.Equal((MethodKind.LossWeighting, "FAMO"), (famo.Kind, famo.DisplayName));
         Assert.Contains("NeurIPS 2023", famo.Reference);
 
-        var error = Assert.Throws<ArgumentException>(() => Methods.Find("nosuch"));
+        var error = Assert.Throws<ArgumentException>(() => MethodCatalog.Find("nosuch"));
         Assert.Contains("Unknown method 'nosuch'", error.Message);
         Assert.Contains("pcgrad", error.Message);
         Assert.Contains("gradnorm", error.Message);
-        Assert.Contains("key=value", Assert.Throws<ArgumentException>(() => Methods.Resolve("dwa:t")).Message);
-        Assert.Contains("no method name", Assert.Throws<ArgumentException>(() => Methods.Resolve(":t=1")).Message);
+        Assert.Contains("key=value", Assert.Throws<ArgumentException>(() => MethodCatalog.Resolve("dwa:t")).Message);
+        Assert.Contains("no method name", Assert.Throws<ArgumentException>(() => MethodCatalog.Resolve(":t=1")).Message);
     }
 
     [Fact]
     public void DefaultsAreThoseDocumented()
     {
-        Assert.Equal(2.0, Assert.IsType<DynamicWeightAverage>(LossWeightings.Create("dwa", 0, Context())).Temperature);
-        Assert.Equal(1.5, Assert.IsType<GradNorm>(LossWeightings.Create("gradnorm", 0, Context())).Alpha);
-        var famo = Assert.IsType<FAMO>(LossWeightings.Create("famo", 0, Context()));
+        Assert.Equal(2.0, Assert.IsType<DynamicWeightAverage>(MethodCatalog.CreateLossWeighting("dwa", 0, Context())).Temperature);
+        Assert.Equal(1.5, Assert.IsType<GradNorm>(MethodCatalog.CreateLossWeighting("gradnorm", 0, Context())).Alpha);
+        var famo = Assert.IsType<FAMO>(MethodCatalog.CreateLossWeighting("famo", 0, Context()));
         Assert.Equal((0.025, 1e-3, FamoLogitUpdate.Adam), (famo.LogitLearningRate, famo.Decay, famo.LogitUpdate));
-        Assert.Equal(1.0, Assert.IsType<SmoothTchebycheff>(LossWeightings.Create("stch", 0, Context())).Mu);
-        Assert.IsType<GeometricLossStrategy>(LossWeightings.Create("gls", 0, Context()));
-        var uw = Assert.IsType<UncertaintyWeighting>(LossWeightings.Create("uw", 0, Context(tasks: 3)));
+        Assert.Equal(1.0, Assert.IsType<SmoothTchebycheff>(MethodCatalog.CreateLossWeighting("stch", 0, Context())).Mu);
+        Assert.IsType<GeometricLossStrategy>(MethodCatalog.CreateLossWeighting("gls", 0, Context()));
+        var uw = Assert.IsType<UncertaintyWeighting>(MethodCatalog.CreateLossWeighting("uw", 0, Context(tasks: 3)));
         Assert.Equal([0.0, 0.0, 0.0], uw.LogVariances.data<double>().ToArray());
         Assert.All(uw.Kinds, k => Assert.Equal(UncertaintyTaskKind.Regression, k));
         // The context's likelihood is the default (a trainer of cross-entropy losses asks for Eq. 10).
-        var classification = Assert.IsType<UncertaintyWeighting>(LossWeightings.Create("uw", 0, Context(likelihood: UncertaintyTaskKind.Classification)));
+        var classification = Assert.IsType<UncertaintyWeighting>(MethodCatalog.CreateLossWeighting("uw", 0, Context(likelihood: UncertaintyTaskKind.Classification)));
         Assert.All(classification.Kinds, k => Assert.Equal(UncertaintyTaskKind.Classification, k));
     }
 
     [Fact]
     public void ArgumentsReachTheMethod()
     {
-        var uw = Assert.IsType<UncertaintyWeighting>(LossWeightings.Create("uw:init=-0.5,likelihood=classification", 0, Context()));
+        var uw = Assert.IsType<UncertaintyWeighting>(MethodCatalog.CreateLossWeighting("uw:init=-0.5,likelihood=classification", 0, Context()));
         Assert.Equal([-0.5, -0.5], uw.LogVariances.data<double>().ToArray());
         Assert.All(uw.Kinds, k => Assert.Equal(UncertaintyTaskKind.Classification, k));
-        Assert.Equal(3.0, Assert.IsType<DynamicWeightAverage>(LossWeightings.Create("dwa:t=3", 0, Context())).Temperature);
-        Assert.Equal(0.5, Assert.IsType<GradNorm>(LossWeightings.Create("GradNorm:alpha=0.5", 0, Context())).Alpha);
-        var famo = Assert.IsType<FAMO>(LossWeightings.Create("famo:lr=0.1, gamma=0.01, update=gradientdescent", 0, Context()));
+        Assert.Equal(3.0, Assert.IsType<DynamicWeightAverage>(MethodCatalog.CreateLossWeighting("dwa:t=3", 0, Context())).Temperature);
+        Assert.Equal(0.5, Assert.IsType<GradNorm>(MethodCatalog.CreateLossWeighting("GradNorm:alpha=0.5", 0, Context())).Alpha);
+        var famo = Assert.IsType<FAMO>(MethodCatalog.CreateLossWeighting("famo:lr=0.1, gamma=0.01, update=gradientdescent", 0, Context()));
         Assert.Equal((0.1, 0.01, FamoLogitUpdate.GradientDescent), (famo.LogitLearningRate, famo.Decay, famo.LogitUpdate));
-        Assert.Equal(0.25, Assert.IsType<SmoothTchebycheff>(LossWeightings.Create("stch:mu=0.25", 0, Context())).Mu);
+        Assert.Equal(0.25, Assert.IsType<SmoothTchebycheff>(MethodCatalog.CreateLossWeighting("stch:mu=0.25", 0, Context())).Mu);
     }
 
     [Theory]
@@ -85,24 +85,24 @@ public sealed class LossWeightingRegistryTests
     [InlineData("mgda:normalization=l3", "l3")]
     public void ValidationRejectsBadSpecificationsOfEitherKind(string specification, string reason)
     {
-        var error = Assert.ThrowsAny<ArgumentException>(() => Methods.Validate(specification, seed: 0));
+        var error = Assert.ThrowsAny<ArgumentException>(() => MethodCatalog.Validate(specification, seed: 0));
         Assert.Contains(reason, error.Message);
     }
 
     [Fact]
     public void ValidationAcceptsGoodSpecificationsWithoutAModel()
     {
-        Assert.Equal(MethodKind.LossWeighting, Methods.Validate("gradnorm:alpha=2", 0).Kind);
-        Assert.Equal(MethodKind.LossWeighting, Methods.Validate("uw:likelihood=classification", 0).Kind);
-        Assert.Equal(MethodKind.Aggregator, Methods.Validate("pcgrad:reduction=mean", 0).Kind);
+        Assert.Equal(MethodKind.LossWeighting, MethodCatalog.Validate("gradnorm:alpha=2", 0).Kind);
+        Assert.Equal(MethodKind.LossWeighting, MethodCatalog.Validate("uw:likelihood=classification", 0).Kind);
+        Assert.Equal(MethodKind.Aggregator, MethodCatalog.Validate("pcgrad:reduction=mean", 0).Kind);
     }
 
     [Fact]
     public void GradNormWithoutASharedLayerSaysWhatIsMissing()
     {
-        var error = Assert.Throws<ArgumentException>(() => LossWeightings.Create("gradnorm", 0, new LossWeightingContext(2)));
+        var error = Assert.Throws<ArgumentException>(() => MethodCatalog.CreateLossWeighting("gradnorm", 0, new LossWeightingContext(2)));
         Assert.Contains("last shared layer", error.Message);
-        Assert.Throws<ArgumentOutOfRangeException>(() => LossWeightings.Create("dwa", 0, new LossWeightingContext(0)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => MethodCatalog.CreateLossWeighting("dwa", 0, new LossWeightingContext(0)));
     }
 
     [Theory]
@@ -110,15 +110,15 @@ public sealed class LossWeightingRegistryTests
     public void TrainsTheTinyModel(string name)
     {
         using var model = new TinyMultiTaskModel(tasks: 3, seed: 4);
-        var weighting = LossWeightings.Create(name, seed: 2, new LossWeightingContext(3, Dtype: ScalarType.Float64, SharedLayerWeight: LastLayer(model)));
+        var weighting = MethodCatalog.CreateLossWeighting(name, seed: 2, new LossWeightingContext(3, Dtype: ScalarType.Float64, SharedLayerWeight: LastLayer(model)));
         var learnable = (weighting as ILearnableLossWeighting)?.parameters() ?? [];
-        var optimizer = new LossWeightingOptimizer(optim.Adam(model.All.Concat(learnable), 0.01), weighting);
+        var optimizer = new LossWeightingStep(optim.Adam(model.All.Concat(learnable), 0.01), weighting);
         double[] first = [], last = [];
         for (var step = 0; step < 60; step++)
         {
             using var scope = NewDisposeScope();
             var report = optimizer.Step(model.Losses(), () => model.Losses());
-            Assert.All(report.Weights, w => Assert.True(double.IsFinite(w)));
+            Assert.All(report.Weights!, w => Assert.True(double.IsFinite(w)));
             if (step % 10 == 9)
             {
                 optimizer.EndEpoch();

@@ -1,11 +1,13 @@
 using GradientSurgery.Tests.Training;
 using GradientSurgery.Training;
+using GradientSurgery.Aggregation;
+using GradientSurgery.Tests.Weighting;
 using GradientSurgery.Weighting;
 using TorchSharp;
 using static GradientSurgery.Tests.Weighting.WeightingTestHelpers;
 using static TorchSharp.torch;
 
-namespace GradientSurgery.Tests.Weighting;
+namespace GradientSurgery.Tests.Aggregation;
 
 public sealed class DBMTLTests
 {

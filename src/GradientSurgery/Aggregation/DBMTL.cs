@@ -1,7 +1,7 @@
-using GradientSurgery.Aggregation;
+using GradientSurgery.Weighting;
 using static TorchSharp.torch;
 
-namespace GradientSurgery.Weighting;
+namespace GradientSurgery.Aggregation;
 
 /// <summary>
 /// DB-MTL, "Dual-Balancing for Multi-Task Learning" (Lin, Jiang, Ye, Zhang, Chen, Chen, Liu, Tsang and Kwok,

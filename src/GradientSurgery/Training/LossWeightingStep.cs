@@ -1,15 +1,11 @@
+using System.Diagnostics;
 using GradientSurgery.Aggregation;
 using GradientSurgery.Weighting;
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace GradientSurgery.Training;
-
-/// <summary>What one step of a <see cref="LossWeightingOptimizer"/> did.</summary>
-/// <param name="Losses">Each task's loss value before the step.</param>
-/// <param name="Weights">The weighting's effective weights ∂objective/∂L_i (<see cref="ILossWeighting.LastWeights"/>).</param>
-/// <param name="Objective">The value of the objective that was back-propagated.</param>
-public sealed record LossWeightingStepReport(double[] Losses, double[] Weights, double Objective);
 
 /// <summary>
 /// The training step of a loss weighting, exactly as <see cref="ILossWeighting"/>'s remarks prescribe:
@@ -24,25 +20,25 @@ public sealed record LossWeightingStepReport(double[] Losses, double[] Weights, 
 /// boundaries are the caller's to report with <see cref="EndEpoch"/> (DWA averages the losses of each epoch).
 /// </para>
 /// <para>
-/// Unlike <see cref="MultiTaskOptimizer"/> there is no per-task Jacobian, so the step costs one backward pass
+/// Unlike <see cref="AggregationStep"/> there is no per-task Jacobian, so the step costs one backward pass
 /// and reports no conflict diagnostics.
 /// </para>
 /// </remarks>
 /// <example>
 /// <code>
-/// var weighting = LossWeightings.Create("famo", seed, new LossWeightingContext(2));
+/// var weighting = MethodCatalog.CreateLossWeighting("famo", seed, new LossWeightingContext(2));
 /// var learnable = (weighting as ILearnableLossWeighting)?.parameters() ?? [];
-/// var optimizer = new LossWeightingOptimizer(torch.optim.Adam(model.parameters().Concat(learnable)), weighting);
-/// var report = optimizer.Step(Losses(batch), () => Losses(batch));
+/// using var step = new LossWeightingStep(torch.optim.Adam(model.parameters().Concat(learnable)), weighting);
+/// var report = step.Step(Losses(batch), () => Losses(batch));
 /// </code>
 /// </example>
-public sealed class LossWeightingOptimizer
+public sealed class LossWeightingStep : IMultiTaskStep
 {
     /// <summary>Creates the step.</summary>
     /// <param name="optimizer">The optimizer over the model's parameters and the weighting's learnable parameters.</param>
     /// <param name="weighting">The loss weighting.</param>
     /// <exception cref="ArgumentException">A learnable parameter of the weighting is not among the optimizer's parameters.</exception>
-    public LossWeightingOptimizer(optim.Optimizer optimizer, ILossWeighting weighting)
+    public LossWeightingStep(optim.Optimizer optimizer, ILossWeighting weighting)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentNullException.ThrowIfNull(weighting);
@@ -61,13 +57,13 @@ public sealed class LossWeightingOptimizer
         Weighting = weighting;
     }
 
-    /// <summary>The wrapped optimizer.</summary>
+    /// <inheritdoc/>
     public optim.Optimizer Optimizer { get; }
 
     /// <summary>The loss weighting.</summary>
     public ILossWeighting Weighting { get; }
 
-    /// <summary>Whether <see cref="Step"/> needs the losses recomputed after the step (FAMO).</summary>
+    /// <inheritdoc/>
     public bool NeedsLossesAfterStep => Weighting is IFeedbackLossWeighting;
 
     /// <summary>Combine, zero_grad, backward, step and, for a feedback weighting, its update.</summary>
@@ -79,7 +75,13 @@ public sealed class LossWeightingOptimizer
     /// <exception cref="ArgumentException">Bad losses (see <see cref="ILossWeighting.Combine"/>), or no <paramref name="lossesAfterStep"/> for a feedback weighting; nothing was changed.</exception>
     /// <exception cref="ArithmeticException">A loss or a gradient of the objective contains NaN or Inf; the gradients were cleared and no parameter was changed.</exception>
     /// <exception cref="InvalidOperationException">The step was taken, but the losses after it are not finite (a feedback weighting cannot update).</exception>
-    public LossWeightingStepReport Step(IReadOnlyList<Tensor> losses, Func<IReadOnlyList<Tensor>>? lossesAfterStep = null)
+    public StepReport Step(IReadOnlyList<Tensor> losses, Func<IReadOnlyList<Tensor>>? lossesAfterStep = null) => Step(losses, null, lossesAfterStep);
+
+    /// <summary>Combine, zero_grad, backward, step and, for a feedback weighting, its update; the features are not used.</summary>
+    /// <param name="losses">The T task losses of the batch, with their graph.</param>
+    /// <param name="sharedFeatures">Not used: a loss weighting back-propagates its objective through the whole graph.</param>
+    /// <param name="lossesAfterStep">As in <see cref="Step(IReadOnlyList{Tensor}, Func{IReadOnlyList{Tensor}}?)"/>.</param>
+    public StepReport Step(IReadOnlyList<Tensor> losses, Tensor? sharedFeatures, Func<IReadOnlyList<Tensor>>? lossesAfterStep)
     {
         ArgumentNullException.ThrowIfNull(losses);
         if (NeedsLossesAfterStep && lossesAfterStep is null)
@@ -88,15 +90,18 @@ public sealed class LossWeightingOptimizer
                 $"{Weighting.GetType().Name} learns from the losses after each step: pass a function that recomputes the batch's losses.", nameof(lossesAfterStep));
         }
         using var scope = NewDisposeScope();
+        var clock = Stopwatch.StartNew();
         // Combine may advance the weighting's state (FAMO waits for its update); a refused step puts it back.
-        var stateBefore = SaveState(Weighting as IStateful);
+        var stateBefore = WeightingState();
         var objective = Weighting.Combine(losses);
         // Combine has validated the losses (scalar, floating point, finite).
         var values = losses.Select(l => l.ToDouble()).ToArray();
         var weights = Weighting.LastWeights;
         var objectiveValue = objective.ToDouble();
         Optimizer.zero_grad();
+        var beforeBackward = clock.Elapsed;
         objective.backward();
+        var gradientTime = clock.Elapsed - beforeBackward;
         var parameters = Optimizer.parameters().ToArray();
         if (NonFiniteGradient.FirstNonFinite([.. parameters.Select(p => p.grad)]) is { } culprit)
         {
@@ -125,12 +130,13 @@ public sealed class LossWeightingOptimizer
                 }
             }
         }
-        return new LossWeightingStepReport(values, weights, objectiveValue);
+        var timings = new StepTimings(gradientTime, clock.Elapsed - gradientTime);
+        return new StepReport(values, weights, Conflicts: null, GradientScope.SharedParameters, timings, objectiveValue);
     }
 
-    private static byte[]? SaveState(IStateful? stateful)
+    private byte[]? WeightingState()
     {
-        if (stateful is null)
+        if (Weighting is not IStateful stateful)
         {
             return null;
         }
@@ -144,4 +150,58 @@ public sealed class LossWeightingOptimizer
 
     /// <summary>Closes the current epoch for a weighting that works per epoch (DWA); does nothing for the others.</summary>
     public void EndEpoch() => (Weighting as IEpochAware)?.EndEpoch();
+
+    /// <summary>Writes the weighting's state and the values of its learnable weights.</summary>
+    /// <remarks>
+    /// The learnable weights are written even when the weighting's own state covers them, so that a learnable
+    /// weighting without <see cref="IStateful"/> resumes exactly too.
+    /// </remarks>
+    public void SaveState(BinaryWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        (Weighting as IStateful)?.SaveState(writer);
+        foreach (var parameter in Learnable)
+        {
+            using var scope = NewDisposeScope();
+            var values = parameter.detach().to(ScalarType.Float64).cpu().contiguous();
+            writer.Write(values.numel());
+            foreach (var value in values.data<double>())
+            {
+                writer.Write(value);
+            }
+        }
+    }
+
+    /// <summary>Restores what <see cref="SaveState"/> wrote.</summary>
+    /// <exception cref="InvalidDataException">The data does not fit this weighting.</exception>
+    public void LoadState(BinaryReader reader)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        (Weighting as IStateful)?.LoadState(reader);
+        foreach (var parameter in Learnable)
+        {
+            var count = reader.ReadInt64();
+            if (count != parameter.numel())
+            {
+                throw new InvalidDataException($"The checkpoint holds {count} values for a learnable weight of {Weighting.GetType().Name} with {parameter.numel()} elements.");
+            }
+            var values = new double[count];
+            for (var k = 0; k < count; k++)
+            {
+                values[k] = reader.ReadDouble();
+            }
+            using var scope = NewDisposeScope();
+            using (no_grad())
+            {
+                parameter.copy_(tensor(values, dtype: ScalarType.Float64).reshape(parameter.shape).to(parameter.dtype, parameter.device));
+            }
+        }
+    }
+
+    /// <summary>Nothing to free: the weighting's learnable weights belong to it, the optimizer to the caller.</summary>
+    public void Dispose()
+    {
+    }
+
+    private IEnumerable<Parameter> Learnable => (Weighting as ILearnableLossWeighting)?.parameters() ?? [];
 }

@@ -6,12 +6,12 @@ using static TorchSharp.torch;
 
 namespace GradientSurgery.Tests.Training;
 
-public sealed class LossWeightingOptimizerTests
+public sealed class LossWeightingStepTests
 {
     private static Parameter LastLayer(TinyMultiTaskModel model) => model.Trunk.children().OfType<Linear>().Last().weight!;
 
     private static ILossWeighting Create(string name, TinyMultiTaskModel model) =>
-        LossWeightings.Create(name, seed: 0, new LossWeightingContext(model.Heads.Length, Dtype: ScalarType.Float64, SharedLayerWeight: LastLayer(model)));
+        MethodCatalog.CreateLossWeighting(name, seed: 0, new LossWeightingContext(model.Heads.Length, Dtype: ScalarType.Float64, SharedLayerWeight: LastLayer(model)));
 
     private static IEnumerable<Parameter> Learnable(ILossWeighting weighting) => (weighting as ILearnableLossWeighting)?.parameters() ?? [];
 
@@ -29,7 +29,7 @@ public sealed class LossWeightingOptimizerTests
         using var reference = new TinyMultiTaskModel(tasks: 3, seed: 8);
         var weighting = Create(name, ours);
         var referenceWeighting = Create(name, reference);
-        var optimizer = new LossWeightingOptimizer(optim.Adam(ours.All.Concat(Learnable(weighting)), 0.01), weighting);
+        var optimizer = new LossWeightingStep(optim.Adam(ours.All.Concat(Learnable(weighting)), 0.01), weighting);
         var referenceAdam = optim.Adam(reference.All.Concat(Learnable(referenceWeighting)), 0.01);
         for (var step = 0; step < 15; step++)
         {
@@ -63,7 +63,7 @@ public sealed class LossWeightingOptimizerTests
         using var model = new TinyMultiTaskModel(tasks: 2, seed: 4);
         using var scope = NewDisposeScope();
         var weighting = Create("famo", model);
-        var optimizer = new LossWeightingOptimizer(optim.Adam(model.All.Concat(Learnable(weighting)), 0.01), weighting);
+        var optimizer = new LossWeightingStep(optim.Adam(model.All.Concat(Learnable(weighting)), 0.01), weighting);
         var before = Values(model);
         // √|f − f| adds 0 to the loss, but its derivative at 0 is Inf · 0 = NaN.
         Tensor[] Poisoned() => [.. model.Losses().Select(l => l + (l - l.detach()).abs().sqrt())];
@@ -83,7 +83,7 @@ public sealed class LossWeightingOptimizerTests
         using var model = new TinyMultiTaskModel(tasks: 2, seed: 9);
         using var scope = NewDisposeScope();
         var weighting = new GeometricLossStrategy();
-        var optimizer = new LossWeightingOptimizer(optim.Adam(model.All, 0.01), weighting);
+        var optimizer = new LossWeightingStep(optim.Adam(model.All, 0.01), weighting);
         var losses = model.Losses();
         var values = losses.Select(l => l.item<double>()).ToArray();
 
@@ -91,7 +91,7 @@ public sealed class LossWeightingOptimizerTests
 
         Assert.Equal(values, report.Losses);
         Assert.Equal(weighting.LastWeights, report.Weights);
-        Assert.Equal(Math.Sqrt(values[0] * values[1]), report.Objective, 12);
+        Assert.Equal(Math.Sqrt(values[0] * values[1]), report.Objective!.Value, 12);
     }
 
     [Fact]
@@ -100,7 +100,7 @@ public sealed class LossWeightingOptimizerTests
         using var model = new TinyMultiTaskModel(tasks: 2, seed: 10);
         using var scope = NewDisposeScope();
         var famo = new FAMO();
-        var optimizer = new LossWeightingOptimizer(optim.Adam(model.All, 0.01), famo);
+        var optimizer = new LossWeightingStep(optim.Adam(model.All, 0.01), famo);
         var before = Values(model);
 
         var error = Assert.Throws<ArgumentException>(() => optimizer.Step(model.Losses()));
@@ -118,7 +118,7 @@ public sealed class LossWeightingOptimizerTests
         using var model = new TinyMultiTaskModel(tasks: 2, seed: 11);
         using var scope = NewDisposeScope();
         var famo = new FAMO();
-        var optimizer = new LossWeightingOptimizer(optim.Adam(model.All, 0.01), famo);
+        var optimizer = new LossWeightingStep(optim.Adam(model.All, 0.01), famo);
         double[]? after = null;
 
         var report = optimizer.Step(model.Losses(), () =>
@@ -144,7 +144,7 @@ public sealed class LossWeightingOptimizerTests
     {
         using var model = new TinyMultiTaskModel(tasks: 2, seed: 12);
         var weighting = Create("uw", model);
-        var error = Assert.Throws<ArgumentException>(() => new LossWeightingOptimizer(optim.Adam(model.All, 0.01), weighting));
+        var error = Assert.Throws<ArgumentException>(() => new LossWeightingStep(optim.Adam(model.All, 0.01), weighting));
         Assert.Contains("parameters()", error.Message);
     }
 
@@ -154,14 +154,14 @@ public sealed class LossWeightingOptimizerTests
         using var model = new TinyMultiTaskModel(tasks: 2, seed: 13);
         using var scope = NewDisposeScope();
         var dwa = new DynamicWeightAverage();
-        var optimizer = new LossWeightingOptimizer(optim.Adam(model.All, 0.01), dwa);
+        var optimizer = new LossWeightingStep(optim.Adam(model.All, 0.01), dwa);
         optimizer.Step(model.Losses());
         optimizer.EndEpoch();
         Assert.Equal(1, dwa.CompletedEpochs);
         // DWA refuses an epoch without steps: the boundary must come from the caller, once per epoch.
         Assert.Throws<InvalidOperationException>(optimizer.EndEpoch);
 
-        var gls = new LossWeightingOptimizer(optim.Adam(model.All, 0.01), new GeometricLossStrategy());
+        var gls = new LossWeightingStep(optim.Adam(model.All, 0.01), new GeometricLossStrategy());
         gls.EndEpoch();
     }
 }
