@@ -1,7 +1,7 @@
-using GradientSurgery.Tests.Training;
-using GradientSurgery.Training;
 using GradientSurgery.Aggregation;
+using GradientSurgery.Tests.Training;
 using GradientSurgery.Tests.Weighting;
+using GradientSurgery.Training;
 using GradientSurgery.Weighting;
 using TorchSharp;
 using static GradientSurgery.Tests.Weighting.WeightingTestHelpers;
