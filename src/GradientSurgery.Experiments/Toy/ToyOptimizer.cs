@@ -12,8 +12,8 @@ namespace GradientSurgery.Experiments.Toy;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Aggregators: the surgery is the library's own code path: for an <see cref="IGramianWeighting"/> (PCGrad, …)
-/// the 2×2 Gramian of the closed-form task gradients goes through <see cref="IGramianWeighting.Weights"/>
+/// Aggregators: the surgery is the library's own code path: for an <see cref="GramianWeighting"/> (PCGrad, …)
+/// the 2×2 Gramian of the closed-form task gradients goes through <see cref="GramianWeighting.Weights(double[,])"/>
 /// exactly as in <c>MultiTaskBackward</c>, and the update is wᵀJ; any other aggregator receives the 2×2 Jacobian
 /// as a float64 tensor. Only the gradients and Adam are computed by hand, in float64.
 /// </para>
@@ -81,7 +81,7 @@ public static class ToyOptimizer
         var jacobian = new double[2, 2];
         var gramian = new double[2, 2];
         Span<double> update = stackalloc double[2];
-        var weighting = aggregator as IGramianWeighting;
+        var weighting = aggregator as GramianWeighting;
         for (var step = 1; step <= steps; step++)
         {
             landscape.Gradients(theta[0], theta[1], jacobian);

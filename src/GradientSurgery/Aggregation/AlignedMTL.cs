@@ -35,7 +35,7 @@ namespace GradientSurgery.Aggregation;
 /// a variant on shared features (Aligned-MTL-UB); neither is implemented here.
 /// </para>
 /// </remarks>
-public sealed class AlignedMTL : IAggregator, IGramianWeighting
+public sealed class AlignedMTL : GramianWeighting
 {
     /// <summary>2⁻²³, the float32 machine epsilon: the official rank tolerance's ε and the default.</summary>
     public const double Float32Epsilon = 1.1920928955078125e-7;
@@ -79,23 +79,17 @@ public sealed class AlignedMTL : IAggregator, IGramianWeighting
     /// <summary>The pre-defined task weights w, or null for all ones.</summary>
     public IReadOnlyList<double>? TaskWeights => _taskWeights;
 
-    /// <summary>Aligned-MTL: a P-vector of the Jacobian's dtype and device.</summary>
-    public Tensor Aggregate(Tensor jacobian) => Jacobian.Combine(jacobian, Weights(Jacobian.Gramian(jacobian)));
-
     /// <summary>The weights B w (update = (B w)ᵀ J = J'ᵀ w).</summary>
-    /// <exception cref="ArgumentException">
-    /// The Gramian is not square, symmetric, finite and with a non-negative diagonal, or its size differs from the
-    /// number of task weights.
-    /// </exception>
-    public double[] Weights(double[,] gramian)
+    /// <exception cref="ArgumentException">The Gramian's size differs from the number of task weights.</exception>
+    protected override double[] ComputeWeights(GramianContext context)
     {
-        var balance = BalanceMatrix(gramian, RankEpsilon);
-        var taskCount = gramian.GetLength(0);
+        var taskCount = context.Gramian.TaskCount;
         if (_taskWeights is not null && _taskWeights.Length != taskCount)
         {
             throw new ArgumentException(
-                $"Aligned-MTL was given {_taskWeights.Length} task weights, but the Gramian has {taskCount} tasks.", nameof(gramian));
+                $"Aligned-MTL was given {_taskWeights.Length} task weights, but the Gramian has {taskCount} tasks.", "gramian");
         }
+        var balance = Balance(context.Gramian.Values, RankEpsilon);
         var weights = new double[taskCount];
         for (var i = 0; i < taskCount; i++)
         {
@@ -116,9 +110,11 @@ public sealed class AlignedMTL : IAggregator, IGramianWeighting
     /// <param name="gramian">G = J Jᵀ.</param>
     /// <param name="rankEpsilon">Eigenvalues up to T·ε·λ_max count as zero.</param>
     /// <exception cref="ArgumentException">The matrix cannot be a Gramian: it is not square, not finite or not symmetric, has a negative diagonal entry, or has an entry with |G_ij| &gt; √(G_ii G_jj).</exception>
-    public static double[,] BalanceMatrix(double[,] gramian, double rankEpsilon = Float32Epsilon)
+    public static double[,] BalanceMatrix(double[,] gramian, double rankEpsilon = Float32Epsilon) =>
+        Balance(CheckedGramian.From(gramian).Values, rankEpsilon);
+
+    private static double[,] Balance(double[,] gramian, double rankEpsilon)
     {
-        gramian = GramianInput.Symmetrised(gramian, nameof(gramian));
         if (!double.IsFinite(rankEpsilon) || rankEpsilon < 0.0 || rankEpsilon >= 1.0)
         {
             throw new ArgumentOutOfRangeException(nameof(rankEpsilon), rankEpsilon, "The rank tolerance's epsilon must be in [0, 1).");

@@ -39,7 +39,7 @@ namespace GradientSurgery.Aggregation;
 /// The official NYU-v2 script uses c = 0.4; 0.5 is LibMTL's default and TorchJD's documented example.
 /// </para>
 /// </remarks>
-public sealed class CAGrad : IAggregator, IGramianWeighting
+public sealed class CAGrad : GramianWeighting
 {
     /// <summary>Creates the aggregator.</summary>
     /// <param name="c">The ball radius relative to ‖g_0‖, in [0, 1) as in the paper (0 gives the mean gradient).</param>
@@ -63,14 +63,10 @@ public sealed class CAGrad : IAggregator, IGramianWeighting
     /// <summary>Whether the update is divided by 1 + c² (the official code's default, not the paper's).</summary>
     public bool Rescale { get; }
 
-    /// <summary>The CAGrad update: a P-vector of the Jacobian's dtype and device.</summary>
-    public Tensor Aggregate(Tensor jacobian) => Jacobian.Combine(jacobian, Weights(Jacobian.Gramian(jacobian)));
-
     /// <summary>The weights λ = 1/T + (√φ/‖g_w‖) w of the update Σ_i λ_i g_i (divided by 1 + c² when <see cref="Rescale"/>).</summary>
-    /// <exception cref="ArgumentException">The matrix cannot be a Gramian: it is not square, not finite or not symmetric, has a negative diagonal entry, or has an entry with |G_ij| &gt; √(G_ii G_jj).</exception>
-    public double[] Weights(double[,] gramian)
+    protected override double[] ComputeWeights(GramianContext context)
     {
-        var checkedGramian = GramianInput.Symmetrised(gramian, nameof(gramian));
+        var checkedGramian = context.Gramian.Values;
         var weights = CAGradDualSolver.Solve(checkedGramian, C).Weights;
         if (Rescale)
         {

@@ -37,7 +37,7 @@ namespace GradientSurgery.Aggregation;
 /// mathematically the same direction and is not used separately.
 /// </para>
 /// </remarks>
-public sealed class ConFIG : IAggregator, IGramianWeighting
+public sealed class ConFIG : GramianWeighting
 {
     /// <summary>The default <see cref="RelativeTolerance"/>.</summary>
     public const double DefaultRelativeTolerance = 1e-12;
@@ -63,14 +63,10 @@ public sealed class ConFIG : IAggregator, IGramianWeighting
     /// <summary>Eigenvalues of the cosine matrix up to this fraction of the largest are treated as zero.</summary>
     public double RelativeTolerance { get; }
 
-    /// <summary>ConFIG: a P-vector of the Jacobian's dtype and device.</summary>
-    public Tensor Aggregate(Tensor jacobian) => Jacobian.Combine(jacobian, Weights(Jacobian.Gramian(jacobian)));
-
     /// <summary>The weights w with g_ConFIG = wᵀJ.</summary>
-    /// <exception cref="ArgumentException">The matrix cannot be a Gramian: it is not square, not finite or not symmetric, has a negative diagonal entry, or has an entry with |G_ij| &gt; √(G_ii G_jj).</exception>
-    public double[] Weights(double[,] gramian)
+    protected override double[] ComputeWeights(GramianContext context)
     {
-        gramian = GramianInput.Symmetrised(gramian, nameof(gramian));
+        var gramian = context.Gramian.Values;
         var weights = new double[gramian.GetLength(0)];
         var tasks = GramianMath.NonZeroTasks(gramian);
         var m = tasks.Length;

@@ -24,16 +24,12 @@ namespace GradientSurgery.Aggregation;
 /// 10/18 = 0.5556 in its documentation example), and it offers a preference vector in place of the mean.
 /// </para>
 /// </remarks>
-public sealed class DualProj : IAggregator, IGramianWeighting
+public sealed class DualProj : GramianWeighting
 {
-    /// <summary>The DualProj update π_J(ḡ): a P-vector of the Jacobian's dtype and device.</summary>
-    public Tensor Aggregate(Tensor jacobian) => Jacobian.Combine(jacobian, Weights(Jacobian.Gramian(jacobian)));
-
     /// <summary>The weights w = argmin_{v ≥ 1/T} vᵀGv (update = wᵀJ); every w_j ≥ 1/T.</summary>
-    /// <exception cref="ArgumentException">G is not square, not finite, or cannot be a Gramian.</exception>
-    public double[] Weights(double[,] gramian)
+    protected override double[] ComputeWeights(GramianContext context)
     {
-        var g = GramianInput.Symmetrised(gramian, nameof(gramian));
+        var g = context.Gramian.Values;
         var taskCount = g.GetLength(0);
         return DualConeProjection.Weights(g, Enumerable.Repeat(1.0 / taskCount, taskCount).ToArray());
     }

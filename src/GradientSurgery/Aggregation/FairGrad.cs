@@ -35,7 +35,7 @@ namespace GradientSurgery.Aggregation;
 /// the default here; its CelebA and QM9 scripts use α = 2.
 /// </para>
 /// </remarks>
-public sealed class FairGrad : IAggregator, IGramianWeighting
+public sealed class FairGrad : GramianWeighting
 {
     /// <summary>The relative ridge ρ in (G + ρ·diag G) w = w^(−1/α).</summary>
     public const double Ridge = 1e-10;
@@ -55,14 +55,10 @@ public sealed class FairGrad : IAggregator, IGramianWeighting
     /// <summary>The fairness parameter α.</summary>
     public double Alpha { get; }
 
-    /// <summary>The FairGrad update Σ_i w_i g_i: a P-vector of the Jacobian's dtype and device.</summary>
-    public Tensor Aggregate(Tensor jacobian) => Jacobian.Combine(jacobian, Weights(Jacobian.Gramian(jacobian)));
-
     /// <summary>The weights w solving (G + ρ·diag G) w = w^(−1/α), with w_i = 0 for zero gradients.</summary>
-    /// <exception cref="ArgumentException">The matrix cannot be a Gramian: it is not square, not finite or not symmetric, has a negative diagonal entry, or has an entry with |G_ij| &gt; √(G_ii G_jj).</exception>
-    public double[] Weights(double[,] gramian)
+    protected override double[] ComputeWeights(GramianContext context)
     {
-        var checkedGramian = GramianInput.Symmetrised(gramian, nameof(gramian));
+        var checkedGramian = context.Gramian.Values;
         return BargainingSolver.Solve(checkedGramian, 1.0 / Alpha, Ridge).Weights;
     }
 }

@@ -43,11 +43,8 @@ namespace GradientSurgery.Aggregation;
 /// often use per-layer targets); this class is the whole-vector version, with a single group.
 /// </para>
 /// </remarks>
-public sealed class GradVac : IAggregator, IGramianWeighting, IStateful
+public sealed class GradVac : RandomizedGramianWeighting
 {
-    private const string StateTag = "GradVac/1";
-
-    private readonly SplitMix64 _random;
     private double[,]? _targets;
 
     /// <summary>Creates the aggregator.</summary>
@@ -56,6 +53,7 @@ public sealed class GradVac : IAggregator, IGramianWeighting, IStateful
     /// <param name="reduction">Sum (the paper) or mean of the adjusted gradients.</param>
     /// <param name="seed">Seed of the random task orders; the same seed gives the same orders as <see cref="PCGrad"/>'s.</param>
     public GradVac(double beta = 0.01, double initialTarget = 0.0, Reduction reduction = Reduction.Sum, long? seed = null)
+        : base(seed, "GradVac/1", "GradVac")
     {
         if (!double.IsFinite(beta) || beta < 0.0 || beta > 1.0)
         {
@@ -73,7 +71,6 @@ public sealed class GradVac : IAggregator, IGramianWeighting, IStateful
         Beta = beta;
         InitialTarget = initialTarget;
         Reduction = reduction;
-        _random = StateFormat.SeededGenerator(seed);
     }
 
     /// <summary>The EMA rate β of the target similarities.</summary>
@@ -85,13 +82,6 @@ public sealed class GradVac : IAggregator, IGramianWeighting, IStateful
     /// <summary>Sum or mean of the adjusted gradients.</summary>
     public Reduction Reduction { get; }
 
-    /// <summary>The state of the order generator.</summary>
-    public ulong RandomState
-    {
-        get => _random.State;
-        set => _random.State = value;
-    }
-
     /// <summary>A copy of the current targets φ̂ (T×T, row i = task being adjusted), or null before the first call.</summary>
     public double[,]? Targets => (double[,]?)_targets?.Clone();
 
@@ -99,9 +89,9 @@ public sealed class GradVac : IAggregator, IGramianWeighting, IStateful
     public void Reset() => _targets = null;
 
     /// <inheritdoc />
-    public void SaveState(BinaryWriter writer)
+    public override void SaveState(BinaryWriter writer)
     {
-        StateFormat.WriteSeeded(writer, StateTag, _random);
+        base.SaveState(writer);
         var taskCount = _targets?.GetLength(0) ?? 0;
         writer.Write(taskCount);
         for (var i = 0; i < taskCount; i++)
@@ -114,9 +104,9 @@ public sealed class GradVac : IAggregator, IGramianWeighting, IStateful
     }
 
     /// <inheritdoc />
-    public void LoadState(BinaryReader reader)
+    public override void LoadState(BinaryReader reader)
     {
-        var randomState = StateFormat.ReadSeeded(reader, StateTag, "GradVac");
+        var randomState = ReadGeneratorState(reader);
         var taskCount = reader.ReadInt32();
         if (taskCount < 0 || taskCount > 100_000)
         {
@@ -143,9 +133,6 @@ public sealed class GradVac : IAggregator, IGramianWeighting, IStateful
         _targets = targets;
     }
 
-    /// <summary>GradVac with fresh random orders: a P-vector of the Jacobian's dtype and device. Updates the targets.</summary>
-    public Tensor Aggregate(Tensor jacobian) => Jacobian.Combine(jacobian, Weights(Jacobian.Gramian(jacobian)));
-
     /// <summary>GradVac with the given orders: <paramref name="orders"/>[i] lists, in visiting order, every task except i. Updates the targets.</summary>
     /// <exception cref="ArgumentException">An order is not a permutation of the other tasks' indices.</exception>
     public Tensor Aggregate(Tensor jacobian, IReadOnlyList<IReadOnlyList<int>> orders)
@@ -156,11 +143,11 @@ public sealed class GradVac : IAggregator, IGramianWeighting, IStateful
     }
 
     /// <summary>The weights w (update = wᵀJ) for freshly drawn random orders. Updates the targets.</summary>
-    public double[] Weights(double[,] gramian)
+    protected override double[] ComputeWeights(GramianContext context)
     {
-        gramian = GramianInput.Symmetrised(gramian, nameof(gramian));
-        EnsureTaskCount(gramian.GetLength(0));
-        return Weights(gramian, DrawOrders(gramian.GetLength(0)));
+        // Checked before the orders are drawn, so that a refused call leaves the generator where it was.
+        EnsureTaskCount(context.Gramian.TaskCount);
+        return WeightsFor(context.Gramian.Values, DrawOrders(context.Gramian.TaskCount));
     }
 
     /// <summary>The weights w (update = wᵀJ) for the given orders. Updates the targets.</summary>
@@ -168,15 +155,17 @@ public sealed class GradVac : IAggregator, IGramianWeighting, IStateful
     /// Invalid Gramian, orders that are not permutations of the other tasks, or a number of tasks that differs
     /// from the one the targets were created for.
     /// </exception>
-    public double[] Weights(double[,] gramian, IReadOnlyList<IReadOnlyList<int>> orders)
+    public double[] Weights(double[,] gramian, IReadOnlyList<IReadOnlyList<int>> orders) =>
+        WeightsFor(CheckedGramian.From(gramian).Values, orders);
+
+    private double[] WeightsFor(double[,] gramian, IReadOnlyList<IReadOnlyList<int>> orders)
     {
-        gramian = GramianInput.Symmetrised(gramian, nameof(gramian));
         var taskCount = gramian.GetLength(0);
         TaskOrders.Validate(orders, taskCount);
         EnsureTaskCount(taskCount);
         _targets ??= CreateTargets(taskCount);
 
-        return Reduction.Combine(AdjustmentCoefficients(gramian, orders, _targets, Beta));
+        return Reduction.Combine(Coefficients(gramian, orders, _targets, Beta));
     }
 
     /// <summary>
@@ -185,9 +174,11 @@ public sealed class GradVac : IAggregator, IGramianWeighting, IStateful
     /// <paramref name="beta"/>.
     /// </summary>
     public static double[,] AdjustmentCoefficients(
-        double[,] gramian, IReadOnlyList<IReadOnlyList<int>> orders, double[,] targets, double beta)
+        double[,] gramian, IReadOnlyList<IReadOnlyList<int>> orders, double[,] targets, double beta) =>
+        Coefficients(CheckedGramian.From(gramian).Values, orders, targets, beta);
+
+    private static double[,] Coefficients(double[,] gramian, IReadOnlyList<IReadOnlyList<int>> orders, double[,] targets, double beta)
     {
-        gramian = GramianInput.Symmetrised(gramian, nameof(gramian));
         var taskCount = gramian.GetLength(0);
         TaskOrders.Validate(orders, taskCount);
         ArgumentNullException.ThrowIfNull(targets);
@@ -248,7 +239,7 @@ public sealed class GradVac : IAggregator, IGramianWeighting, IStateful
     }
 
     /// <summary>Draws, for every task i, an independent uniformly random order over the other tasks (as <see cref="PCGrad.DrawOrders"/>).</summary>
-    public IReadOnlyList<IReadOnlyList<int>> DrawOrders(int taskCount) => TaskOrders.Draw(_random, taskCount);
+    public IReadOnlyList<IReadOnlyList<int>> DrawOrders(int taskCount) => TaskOrders.Draw(Generator, taskCount);
 
     private double[,] CreateTargets(int taskCount)
     {

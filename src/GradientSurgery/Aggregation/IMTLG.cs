@@ -47,7 +47,7 @@ namespace GradientSurgery.Aggregation;
 /// on whatever Jacobian it is given (parameters, or features through <c>MultiTaskBackward</c>).
 /// </para>
 /// </remarks>
-public sealed class IMTLG : IAggregator, IGramianWeighting
+public sealed class IMTLG : GramianWeighting
 {
     /// <summary>Eigenvalues of the cosine matrix up to this fraction of the largest one are treated as zero.</summary>
     /// <remarks>
@@ -62,14 +62,10 @@ public sealed class IMTLG : IAggregator, IGramianWeighting
     // |Σ_t α_t| below this fraction of Σ_t |α_t| means the normalisation Σ α = 1 is impossible (rounding level).
     private const double DegenerateSumTolerance = 1e-12;
 
-    /// <summary>IMTL-G: a P-vector of the Jacobian's dtype and device.</summary>
-    public Tensor Aggregate(Tensor jacobian) => Jacobian.Combine(jacobian, Weights(Jacobian.Gramian(jacobian)));
-
     /// <summary>The weights α (update = αᵀJ), summing to 1 unless every gradient is zero or no such weights exist.</summary>
-    /// <exception cref="ArgumentException">The matrix cannot be a Gramian: it is not square, not finite or not symmetric, has a negative diagonal entry, or has an entry with |G_ij| &gt; √(G_ii G_jj).</exception>
-    public double[] Weights(double[,] gramian)
+    protected override double[] ComputeWeights(GramianContext context)
     {
-        gramian = GramianInput.Symmetrised(gramian, nameof(gramian));
+        var gramian = context.Gramian.Values;
         var weights = new double[gramian.GetLength(0)];
         var tasks = GramianMath.NonZeroTasks(gramian);
         var m = tasks.Length;

@@ -39,7 +39,7 @@ namespace GradientSurgery.Aggregation;
 /// with respect to the shared representation; <see cref="MinNormWeights"/> serves it.
 /// </para>
 /// </remarks>
-public sealed class MGDA : IAggregator, ILossAwareGramianWeighting
+public sealed class MGDA : GramianWeighting
 {
     /// <summary>The relative KKT tolerance of the weights (see the remarks).</summary>
     public const double Tolerance = MinimumNormPoint.Tolerance;
@@ -77,15 +77,6 @@ public sealed class MGDA : IAggregator, ILossAwareGramianWeighting
     /// <summary>Whether the normalisation needs the task losses (<see cref="GradientNormalization.Loss"/>, <see cref="GradientNormalization.LossPlus"/>).</summary>
     public bool NeedsLosses => Normalization is GradientNormalization.Loss or GradientNormalization.LossPlus;
 
-    /// <summary>The min-norm update Σ α_i g_i: a P-vector of the Jacobian's dtype and device.</summary>
-    /// <exception cref="InvalidOperationException">The normalisation needs the losses; use <see cref="Aggregate(Tensor, IReadOnlyList{double})"/>.</exception>
-    public Tensor Aggregate(Tensor jacobian)
-    {
-        Jacobian.Validate(jacobian);
-        RequireNoLosses();
-        return Jacobian.Combine(jacobian, Weights(Jacobian.Gramian(jacobian)));
-    }
-
     /// <summary>The min-norm update, with the task losses available for loss-based normalisation.</summary>
     /// <param name="jacobian">The T×P Jacobian.</param>
     /// <param name="losses">The T loss values (finite, ≥ 0); ignored unless <see cref="NeedsLosses"/>.</param>
@@ -95,28 +86,28 @@ public sealed class MGDA : IAggregator, ILossAwareGramianWeighting
         return Jacobian.Combine(jacobian, Weights(Jacobian.Gramian(jacobian), losses));
     }
 
-    /// <summary>The weights α (on the simplex; update = αᵀJ).</summary>
-    /// <exception cref="InvalidOperationException">The normalisation needs the losses; use <see cref="Weights(double[,], IReadOnlyList{double})"/>.</exception>
-    public double[] Weights(double[,] gramian)
-    {
-        RequireNoLosses();
-        return Weights(gramian, null);
-    }
-
     /// <summary>The weights α (on the simplex; update = αᵀJ), with the task losses for loss-based normalisation.</summary>
     /// <param name="gramian">The T×T Gramian of the task gradients.</param>
     /// <param name="losses">The T loss values (finite, ≥ 0); ignored, and may be null, unless <see cref="NeedsLosses"/>.</param>
     public double[] Weights(double[,] gramian, IReadOnlyList<double>? losses)
     {
-        var g = GramianInput.Symmetrised(gramian, nameof(gramian));
+        if (NeedsLosses && losses is null)
+        {
+            throw new ArgumentNullException(nameof(losses), $"MGDA normalisation {Normalization} divides by the task losses, so they are required.");
+        }
+        return Weights(new GramianContext(CheckedGramian.From(gramian), losses));
+    }
+
+    /// <summary>The weights α (on the simplex; update = αᵀJ); the losses are read only by the loss-based normalisations.</summary>
+    /// <exception cref="InvalidOperationException">The normalisation needs the losses and the context has none.</exception>
+    protected override double[] ComputeWeights(GramianContext context)
+    {
+        var g = context.Gramian.Values;
         var taskCount = g.GetLength(0);
+        var losses = context.Losses;
         if (NeedsLosses)
         {
-            if (losses is null)
-            {
-                throw new ArgumentNullException(nameof(losses), $"MGDA normalisation {Normalization} divides by the task losses, so they are required.");
-            }
-            ValidateLosses(losses, taskCount);
+            ValidateLosses(losses ?? throw LossesRequired(), taskCount);
         }
         if (Normalization == GradientNormalization.None)
         {
@@ -150,7 +141,7 @@ public sealed class MGDA : IAggregator, ILossAwareGramianWeighting
     /// representation. Meets the KKT conditions to <see cref="Tolerance"/>; uniform if G = 0.
     /// </summary>
     /// <exception cref="ArgumentException">G is not square, not finite, or cannot be a Gramian.</exception>
-    public static double[] MinNormWeights(double[,] gramian) => MinimumNormPoint.Weights(GramianInput.Symmetrised(gramian, nameof(gramian)));
+    public static double[] MinNormWeights(double[,] gramian) => MinimumNormPoint.Weights(CheckedGramian.From(gramian).Values);
 
     /// <summary>
     /// The relative KKT residual of weights α for the min-norm problem (see the remarks): 0 for an exact
@@ -158,7 +149,7 @@ public sealed class MGDA : IAggregator, ILossAwareGramianWeighting
     /// </summary>
     public static double KktResidual(double[,] gramian, IReadOnlyList<double> weights)
     {
-        var g = GramianInput.Symmetrised(gramian, nameof(gramian));
+        var g = CheckedGramian.From(gramian).Values;
         ArgumentNullException.ThrowIfNull(weights);
         if (weights.Count != g.GetLength(0))
         {
@@ -167,14 +158,8 @@ public sealed class MGDA : IAggregator, ILossAwareGramianWeighting
         return MinimumNormPoint.RelativeKktResidual(g, weights);
     }
 
-    private void RequireNoLosses()
-    {
-        if (NeedsLosses)
-        {
-            throw new InvalidOperationException(
-                $"MGDA normalisation {Normalization} divides by the task losses; call the overload that takes the losses.");
-        }
-    }
+    private InvalidOperationException LossesRequired() =>
+        new($"MGDA normalisation {Normalization} divides by the task losses; call the overload that takes the losses.");
 
     private static void ValidateLosses(IReadOnlyList<double> losses, int taskCount)
     {

@@ -1,4 +1,4 @@
-using static TorchSharp.torch;
+using GradientSurgery.Aggregation.Solvers;
 
 namespace GradientSurgery.Aggregation;
 
@@ -15,14 +15,14 @@ namespace GradientSurgery.Aggregation;
 /// experiments also normalise the gradients; like <see cref="MGDA"/> this class follows Algorithm 2 without
 /// normalisation. Solved exactly by Wolfe's min-norm-point algorithm (see <see cref="MGDA.MinNormWeights"/>).
 /// </remarks>
-public sealed class MGDAUB : IRepresentationWeighting, IGramianWeighting
+public sealed class MGDAUB : GramianWeighting
 {
-    /// <inheritdoc />
-    public Tensor Aggregate(Tensor jacobian) => Jacobian.Combine(jacobian, Weights(Jacobian.Gramian(jacobian)));
+    /// <summary>True: on the features path the weights come from the Gramian of the representation's gradients.</summary>
+    public override bool UsesRepresentationGramian => true;
 
-    /// <summary>The min-norm weights of the Gramian of the representation's gradients.</summary>
-    public double[] RepresentationWeights(double[,] representationGramian) => MGDA.MinNormWeights(representationGramian);
-
-    /// <summary>Min-norm weights of whatever Gramian it is given (the parameters path and the toy).</summary>
-    public double[] Weights(double[,] gramian) => MGDA.MinNormWeights(gramian);
+    /// <summary>
+    /// The min-norm weights of the Gramian it is given: the representation's on the features path, the shared
+    /// parameters' otherwise (the parameters path and the toy).
+    /// </summary>
+    protected override double[] ComputeWeights(GramianContext context) => MinimumNormPoint.Weights(context.Gramian.Values);
 }

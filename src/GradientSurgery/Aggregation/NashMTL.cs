@@ -43,7 +43,7 @@ namespace GradientSurgery.Aggregation;
 /// <see cref="UpdateWeightsEvery"/> (default 1: solve every step, as in the paper).
 /// </para>
 /// </remarks>
-public sealed class NashMTL : IAggregator, IGramianWeighting, IStateful
+public sealed class NashMTL : GramianWeighting, IStateful
 {
     /// <summary>The relative ridge ρ in (G + ρ·diag G) α = 1/α.</summary>
     public const double Ridge = 1e-10;
@@ -72,7 +72,7 @@ public sealed class NashMTL : IAggregator, IGramianWeighting, IStateful
     /// The Nash-MTL update Σ_i α_i g_i: a P-vector of the Jacobian's dtype and device. With
     /// <see cref="UpdateWeightsEvery"/> &gt; 1, calls that reuse the last α skip the Gramian.
     /// </summary>
-    public Tensor Aggregate(Tensor jacobian)
+    public override Tensor Aggregate(Tensor jacobian)
     {
         Jacobian.Validate(jacobian);
         if (TryReuse((int)jacobian.shape[0], out var reused))
@@ -87,17 +87,13 @@ public sealed class NashMTL : IAggregator, IGramianWeighting, IStateful
     /// with <see cref="UpdateWeightsEvery"/> &gt; 1, the last solution on the calls in between (a new solution
     /// whenever the number of tasks changes).
     /// </summary>
-    /// <exception cref="ArgumentException">The matrix cannot be a Gramian: it is not square, not finite or not symmetric, has a negative diagonal entry, or has an entry with |G_ij| &gt; √(G_ii G_jj).</exception>
-    public double[] Weights(double[,] gramian)
-    {
-        // Checked even when α is reused, so that a malformed Gramian never passes silently.
-        var checkedGramian = GramianInput.Symmetrised(gramian, nameof(gramian));
-        return TryReuse(checkedGramian.GetLength(0), out var reused) ? reused : Remember(SolveChecked(checkedGramian));
-    }
+    /// <remarks>The Gramian is checked even when α is reused, so that a malformed one never passes silently.</remarks>
+    protected override double[] ComputeWeights(GramianContext context) =>
+        TryReuse(context.Gramian.TaskCount, out var reused) ? reused : Remember(SolveChecked(context.Gramian.Values));
 
     /// <summary>Solves the bargaining condition for <paramref name="gramian"/>, ignoring and not touching the reuse state.</summary>
     /// <exception cref="ArgumentException">The matrix cannot be a Gramian: it is not square, not finite or not symmetric, has a negative diagonal entry, or has an entry with |G_ij| &gt; √(G_ii G_jj).</exception>
-    public static double[] Solution(double[,] gramian) => SolveChecked(GramianInput.Symmetrised(gramian, nameof(gramian)));
+    public static double[] Solution(double[,] gramian) => SolveChecked(CheckedGramian.From(gramian).Values);
 
     /// <inheritdoc />
     public void SaveState(BinaryWriter writer)

@@ -23,46 +23,23 @@ namespace GradientSurgery.Aggregation;
 /// to ‖g_j‖². Task-specific parameters are not part of the surgery (see <c>MultiTaskBackward</c>).
 /// </para>
 /// </remarks>
-public sealed class PCGrad : IAggregator, IGramianWeighting, IStateful
+public sealed class PCGrad : RandomizedGramianWeighting
 {
-    private const string StateTag = "PCGrad/1";
-
-    private readonly SplitMix64 _random;
-
     /// <summary>Creates the aggregator.</summary>
     /// <param name="reduction">Sum (the paper) or mean of the projected gradients.</param>
     /// <param name="seed">Seed of the random task orders; the same seed gives the same orders and a bit-identical update.</param>
     public PCGrad(Reduction reduction = Reduction.Sum, long? seed = null)
+        : base(seed, "PCGrad/1", "PCGrad")
     {
         if (!Enum.IsDefined(reduction))
         {
             throw new ArgumentOutOfRangeException(nameof(reduction), reduction, "Unknown reduction.");
         }
         Reduction = reduction;
-        _random = StateFormat.SeededGenerator(seed);
     }
 
     /// <summary>Sum or mean of the projected gradients.</summary>
     public Reduction Reduction { get; }
-
-    /// <summary>
-    /// The state of the order generator. Saving it in a checkpoint and restoring it makes a resumed run draw
-    /// exactly the orders an uninterrupted run would have drawn.
-    /// </summary>
-    public ulong RandomState
-    {
-        get => _random.State;
-        set => _random.State = value;
-    }
-
-    /// <inheritdoc />
-    public void SaveState(BinaryWriter writer) => StateFormat.WriteSeeded(writer, StateTag, _random);
-
-    /// <inheritdoc />
-    public void LoadState(BinaryReader reader) => RandomState = StateFormat.ReadSeeded(reader, StateTag, "PCGrad");
-
-    /// <summary>PCGrad with fresh random orders: a P-vector of the Jacobian's dtype and device.</summary>
-    public Tensor Aggregate(Tensor jacobian) => Jacobian.Combine(jacobian, Weights(Jacobian.Gramian(jacobian)));
 
     /// <summary>PCGrad with the given orders: <paramref name="orders"/>[i] lists, in visiting order, every task except i.</summary>
     /// <exception cref="ArgumentException">An order is not a permutation of the other tasks' indices.</exception>
@@ -74,11 +51,8 @@ public sealed class PCGrad : IAggregator, IGramianWeighting, IStateful
     }
 
     /// <summary>The weights w (update = wᵀJ) for freshly drawn random orders.</summary>
-    public double[] Weights(double[,] gramian)
-    {
-        GramianInput.RequireSquare(gramian, nameof(gramian));
-        return Weights(gramian, DrawOrders(gramian.GetLength(0)));
-    }
+    protected override double[] ComputeWeights(GramianContext context) =>
+        Weights(context.Gramian.Values, DrawOrders(context.Gramian.TaskCount));
 
     /// <summary>The weights w (update = wᵀJ) for the given orders.</summary>
     public double[] Weights(double[,] gramian, IReadOnlyList<IReadOnlyList<int>> orders) =>
@@ -120,5 +94,5 @@ public sealed class PCGrad : IAggregator, IGramianWeighting, IStateful
     }
 
     /// <summary>Draws, for every task i, an independent uniformly random order over the other tasks.</summary>
-    public IReadOnlyList<IReadOnlyList<int>> DrawOrders(int taskCount) => TaskOrders.Draw(_random, taskCount);
+    public IReadOnlyList<IReadOnlyList<int>> DrawOrders(int taskCount) => TaskOrders.Draw(Generator, taskCount);
 }

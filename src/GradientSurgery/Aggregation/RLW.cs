@@ -22,46 +22,24 @@ namespace GradientSurgery.Aggregation;
 /// LibMTL's RLW with its default 'Normal' distribution draws the same kind of weights.
 /// </para>
 /// </remarks>
-public sealed class RLW : IAggregator, IGramianWeighting, IStateful
+public sealed class RLW : RandomizedGramianWeighting
 {
-    private const string StateTag = "RLW/1";
-
-    private readonly SplitMix64 _random;
-
     /// <summary>Creates the weighting.</summary>
     /// <param name="seed">Seed of the random weights; the same seed gives the same sequence of weights.</param>
     public RLW(long? seed = null)
+        : base(seed, "RLW/1", "RLW")
     {
-        _random = StateFormat.SeededGenerator(seed);
     }
-
-    /// <summary>The state of the weight generator.</summary>
-    public ulong RandomState
-    {
-        get => _random.State;
-        set => _random.State = value;
-    }
-
-    /// <inheritdoc />
-    public void SaveState(BinaryWriter writer) => StateFormat.WriteSeeded(writer, StateTag, _random);
-
-    /// <inheritdoc />
-    public void LoadState(BinaryReader reader) => RandomState = StateFormat.ReadSeeded(reader, StateTag, "RLW");
 
     /// <summary>Σ_i λ_i g_i with freshly drawn weights: a P-vector of the Jacobian's dtype and device.</summary>
-    public Tensor Aggregate(Tensor jacobian)
+    public override Tensor Aggregate(Tensor jacobian)
     {
         Jacobian.Validate(jacobian);
         return Jacobian.Combine(jacobian, DrawWeights((int)jacobian.shape[0]));
     }
 
     /// <summary>Freshly drawn weights for the Gramian's number of tasks (the Gramian's values are not used).</summary>
-    /// <exception cref="ArgumentException">The matrix cannot be a Gramian: it is not square, not finite or not symmetric, has a negative diagonal entry, or has an entry with |G_ij| &gt; √(G_ii G_jj).</exception>
-    public double[] Weights(double[,] gramian)
-    {
-        _ = GramianInput.Symmetrised(gramian, nameof(gramian));
-        return DrawWeights(gramian.GetLength(0));
-    }
+    protected override double[] ComputeWeights(GramianContext context) => DrawWeights(context.Gramian.TaskCount);
 
     /// <summary>Draws λ = softmax(λ̃), λ̃ ~ 𝒩(0, I), for <paramref name="taskCount"/> tasks.</summary>
     public double[] DrawWeights(int taskCount)
@@ -89,8 +67,8 @@ public sealed class RLW : IAggregator, IGramianWeighting, IStateful
     private double NextStandardNormal()
     {
         // Box–Muller with u1 in (0, 1] so that the logarithm is finite, and u2 in [0, 1).
-        var u1 = ((_random.NextUInt64() >> 11) + 1) * (1.0 / (1UL << 53));
-        var u2 = (_random.NextUInt64() >> 11) * (1.0 / (1UL << 53));
+        var u1 = ((Generator.NextUInt64() >> 11) + 1) * (1.0 / (1UL << 53));
+        var u2 = (Generator.NextUInt64() >> 11) * (1.0 / (1UL << 53));
         return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2.0 * Math.PI * u2);
     }
 }

@@ -26,16 +26,12 @@ namespace GradientSurgery.Aggregation;
 /// offers a preference vector to replace the mean, which the paper's UPGrad does not have.
 /// </para>
 /// </remarks>
-public sealed class UPGrad : IAggregator, IGramianWeighting
+public sealed class UPGrad : GramianWeighting
 {
-    /// <summary>The UPGrad update (1/T) Σ_i π_J(g_i): a P-vector of the Jacobian's dtype and device.</summary>
-    public Tensor Aggregate(Tensor jacobian) => Jacobian.Combine(jacobian, Weights(Jacobian.Gramian(jacobian)));
-
     /// <summary>The weights w = (1/T) Σ_i argmin_{v ≥ e_i} vᵀGv (update = wᵀJ); every w_j ≥ 1/T.</summary>
-    /// <exception cref="ArgumentException">G is not square, not finite, or cannot be a Gramian.</exception>
-    public double[] Weights(double[,] gramian)
+    protected override double[] ComputeWeights(GramianContext context)
     {
-        var projections = ProjectionWeights(gramian);
+        var projections = Projections(context.Gramian.Values);
         var taskCount = projections.GetLength(0);
         var weights = new double[taskCount];
         for (var i = 0; i < taskCount; i++)
@@ -56,9 +52,11 @@ public sealed class UPGrad : IAggregator, IGramianWeighting
     /// The weights v_i of the projection of each gradient: row i holds v_i, with π_J(g_i) = Σ_j v_i[j] g_j
     /// (never divided by T).
     /// </summary>
-    public static double[,] ProjectionWeights(double[,] gramian)
+    /// <exception cref="ArgumentException">G is not square, not finite, or cannot be a Gramian.</exception>
+    public static double[,] ProjectionWeights(double[,] gramian) => Projections(CheckedGramian.From(gramian).Values);
+
+    private static double[,] Projections(double[,] g)
     {
-        var g = GramianInput.Symmetrised(gramian, nameof(gramian));
         var taskCount = g.GetLength(0);
         var result = new double[taskCount, taskCount];
         var unit = new double[taskCount];

@@ -255,7 +255,7 @@ public sealed class CAGradTests
         Assert.Contains("square", Assert.Throws<ArgumentException>(() => cagrad.Weights(new double[2, 3])).Message);
         Assert.Contains("not symmetric", Assert.Throws<ArgumentException>(() => cagrad.Weights(new[,] { { 1.0, 0.5 }, { 0.0, 1.0 } })).Message);
         Assert.Contains("non-finite", Assert.Throws<ArgumentException>(() => cagrad.Weights(new[,] { { double.NaN } })).Message);
-        Assert.Throws<ArgumentNullException>(() => cagrad.Weights(null!));
+        Assert.Throws<ArgumentNullException>(() => cagrad.Weights((double[,])null!));
         using var scope = NewDisposeScope();
         Assert.Contains("2-D", Assert.Throws<ArgumentException>(() => cagrad.Aggregate(ones(3))).Message);
     }

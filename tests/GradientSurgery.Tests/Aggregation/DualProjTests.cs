@@ -91,7 +91,7 @@ public sealed class DualProjTests
     {
         using var scope = NewDisposeScope();
         var dualProj = new DualProj();
-        Assert.Throws<ArgumentNullException>(() => dualProj.Weights(null!));
+        Assert.Throws<ArgumentNullException>(() => dualProj.Weights((double[,])null!));
         Assert.Contains("square", Assert.Throws<ArgumentException>(() => dualProj.Weights(new double[2, 1])).Message);
         Assert.Contains("not finite", Assert.Throws<ArgumentException>(() => dualProj.Weights(new[,] { { 1.0, 0.0 }, { 0.0, double.NaN } })).Message);
         Assert.Contains("not symmetric", Assert.Throws<ArgumentException>(() => dualProj.Weights(new[,] { { 1.0, 0.0 }, { 1.0, 1.0 } })).Message);

@@ -227,6 +227,6 @@ public sealed class FairGradTests
         Assert.Equal(1.0, fair.Alpha);
         Assert.Contains("square", Assert.Throws<ArgumentException>(() => fair.Weights(new double[1, 2])).Message);
         Assert.Contains("not symmetric", Assert.Throws<ArgumentException>(() => fair.Weights(new[,] { { 1.0, 2.0 }, { 0.0, 1.0 } })).Message);
-        Assert.Throws<ArgumentNullException>(() => fair.Weights(null!));
+        Assert.Throws<ArgumentNullException>(() => fair.Weights((double[,])null!));
     }
 }

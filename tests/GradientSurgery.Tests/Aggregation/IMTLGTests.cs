@@ -229,7 +229,7 @@ public sealed class IMTLGTests
         Assert.Contains("finite", Assert.Throws<ArgumentException>(() => imtlg.Weights(new[,] { { double.NaN } })).Message);
         Assert.Contains("negative", Assert.Throws<ArgumentException>(() => imtlg.Weights(new[,] { { -1.0 } })).Message);
         Assert.Contains("symmetric", Assert.Throws<ArgumentException>(() => imtlg.Weights(new[,] { { 1.0, 0.2 }, { 0.3, 1.0 } })).Message);
-        Assert.Throws<ArgumentNullException>(() => imtlg.Weights(null!));
+        Assert.Throws<ArgumentNullException>(() => imtlg.Weights((double[,])null!));
         Assert.Contains("2-D", Assert.Throws<ArgumentException>(() => imtlg.Aggregate(ones(4))).Message);
     }
 }

@@ -180,7 +180,7 @@ public sealed class MGDATests
         Assert.Throws<ArgumentOutOfRangeException>(() => new MGDA((MGDA.GradientNormalization)7));
         Assert.Contains("square", Assert.Throws<ArgumentException>(() => mgda.Weights(new double[2, 3])).Message);
         Assert.Contains("square", Assert.Throws<ArgumentException>(() => mgda.Weights(new double[0, 0])).Message);
-        Assert.Throws<ArgumentNullException>(() => mgda.Weights(null!));
+        Assert.Throws<ArgumentNullException>(() => mgda.Weights((double[,])null!));
         Assert.Contains("[0, 1]", Assert.Throws<ArgumentException>(() => mgda.Weights(new[,] { { 1.0, double.NaN }, { 0.0, 1.0 } })).Message);
         Assert.Contains("negative", Assert.Throws<ArgumentException>(() => mgda.Weights(new[,] { { 1.0, 0.0 }, { 0.0, -1.0 } })).Message);
         Assert.Contains("not symmetric", Assert.Throws<ArgumentException>(() => mgda.Weights(new[,] { { 1.0, 0.5 }, { 0.0, 1.0 } })).Message);

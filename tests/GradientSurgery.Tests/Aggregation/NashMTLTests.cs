@@ -229,7 +229,7 @@ public sealed class NashMTLTests
         Assert.Contains("square", Assert.Throws<ArgumentException>(() => nash.Weights(new double[2, 3])).Message);
         Assert.Contains("negative diagonal", Assert.Throws<ArgumentException>(() => nash.Weights(new[,] { { -1.0 } })).Message);
         Assert.Contains("non-finite", Assert.Throws<ArgumentException>(() => NashMTL.Solution(new[,] { { double.PositiveInfinity } })).Message);
-        Assert.Throws<ArgumentNullException>(() => nash.Weights(null!));
+        Assert.Throws<ArgumentNullException>(() => nash.Weights((double[,])null!));
         Assert.Throws<ArgumentNullException>(() => nash.SaveState(null!));
         using var scope = NewDisposeScope();
         Assert.Contains("floating-point", Assert.Throws<ArgumentException>(() => nash.Aggregate(ones(2, 3, dtype: ScalarType.Int64))).Message);

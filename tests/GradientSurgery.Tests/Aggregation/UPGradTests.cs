@@ -102,7 +102,7 @@ public sealed class UPGradTests
     {
         using var scope = NewDisposeScope();
         var upgrad = new UPGrad();
-        Assert.Throws<ArgumentNullException>(() => upgrad.Weights(null!));
+        Assert.Throws<ArgumentNullException>(() => upgrad.Weights((double[,])null!));
         Assert.Contains("square", Assert.Throws<ArgumentException>(() => upgrad.Weights(new double[3, 2])).Message);
         Assert.Contains("not finite", Assert.Throws<ArgumentException>(() => upgrad.Weights(new[,] { { double.PositiveInfinity } })).Message);
         Assert.Contains("negative", Assert.Throws<ArgumentException>(() => upgrad.Weights(new[,] { { -1.0 } })).Message);

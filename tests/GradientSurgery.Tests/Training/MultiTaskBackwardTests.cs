@@ -204,7 +204,7 @@ public sealed class MultiTaskBackwardTests
         var parameterRows = losses.Select(l => cat(autograd.grad([l], shared, retain_graph: true).Select(g => g.reshape(-1)).ToArray())).ToArray();
         var featureGramian = Jacobian.Gramian(stack(featureRows));
         var weighting = new InverseNormWeighting();
-        var expectedWeights = weighting.RepresentationWeights(featureGramian);
+        var expectedWeights = weighting.Weights(featureGramian);
         var expected = Jacobian.Combine(stack(parameterRows), expectedWeights);
 
         var report = new MultiTaskBackward(weighting, model.Shared, model.HeadParameters).Backward(losses, features);
@@ -217,11 +217,11 @@ public sealed class MultiTaskBackwardTests
     }
 
     /// <summary>A test weighting whose weights depend on the Gramian it is given: w_i = 1/‖∂L_i/∂z‖.</summary>
-    private sealed class InverseNormWeighting : IRepresentationWeighting
+    private sealed class InverseNormWeighting : GramianWeighting
     {
-        public Tensor Aggregate(Tensor jacobian) => Jacobian.Combine(jacobian, RepresentationWeights(Jacobian.Gramian(jacobian)));
+        public override bool UsesRepresentationGramian => true;
 
-        public double[] RepresentationWeights(double[,] gramian) =>
-            [.. Enumerable.Range(0, gramian.GetLength(0)).Select(i => 1 / Math.Sqrt(gramian[i, i]))];
+        protected override double[] ComputeWeights(GramianContext context) =>
+            [.. Enumerable.Range(0, context.Gramian.TaskCount).Select(i => 1 / Math.Sqrt(context.Gramian[i, i]))];
     }
 }

@@ -58,7 +58,7 @@ internal static class BargainingSolver
     public const int MaxIterations = 500;
 
     /// <summary>Solves (G + ρ·diag G) w = w^(−p) for the tasks with G[i, i] &gt; 0; w_i = 0 for the others.</summary>
-    /// <param name="gramian">A Gramian that passed <see cref="GramianInput.Symmetrised"/>.</param>
+    /// <param name="gramian">A Gramian that passed <see cref="CheckedGramian"/>.</param>
     /// <param name="exponent">p &gt; 0.</param>
     /// <param name="ridge">ρ ≥ 0; with ρ = 0 the exact condition, which has no solution at a Pareto-stationary point.</param>
     /// <param name="tolerance">The backward error at or below which the result reports convergence.</param>

@@ -38,7 +38,7 @@ internal static class CAGradDualSolver
     private const int MaxNewtonStepsPerStage = 200;
 
     /// <summary>Solves the CAGrad dual for a checked Gramian.</summary>
-    /// <param name="gramian">A Gramian that passed <see cref="GramianInput.Symmetrised"/>.</param>
+    /// <param name="gramian">A Gramian that passed <see cref="CheckedGramian"/>.</param>
     /// <param name="c">c ≥ 0.</param>
     /// <param name="ridge">η &gt; 0.</param>
     public static CAGradSolution Solve(double[,] gramian, double c, double ridge = DefaultRidge)

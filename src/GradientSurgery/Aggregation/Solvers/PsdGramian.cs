@@ -11,7 +11,7 @@ internal static class PsdGramian
     /// scaled so that the largest squared norm is 1, made positive semi-definite if rounding broke that, and
     /// with the relative ridge ρ·diag(G) added.
     /// </summary>
-    /// <param name="gramian">A Gramian that passed <see cref="GramianInput.Symmetrised"/>.</param>
+    /// <param name="gramian">A Gramian that passed <see cref="CheckedGramian"/>.</param>
     /// <param name="ridge">ρ ≥ 0.</param>
     public static PreparedGramian Prepare(double[,] gramian, double ridge)
     {

@@ -1,10 +1,11 @@
+using GradientSurgery.Aggregation;
 using GradientSurgery.Aggregation.Solvers;
 
 namespace GradientSurgery.Tests.Aggregation.Solvers;
 
 public sealed class GramianInputTests
 {
-    private static string Fail(double[,] g) => Assert.Throws<ArgumentException>(() => GramianInput.Symmetrised(g, "gramian")).Message;
+    private static string Fail(double[,] g) => Assert.Throws<ArgumentException>(() => CheckedGramian.From(g).ToArray()).Message;
 
     [Fact]
     public void SymmetrisedRejectsWhatCannotBeAGramianAndNamesTheEntry()
@@ -20,8 +21,8 @@ public sealed class GramianInputTests
         Assert.Contains($"not symmetric: G[0, 1] = {0.5} but G[1, 0] = {0.4}", Fail(new[,] { { 1.0, 0.5 }, { 0.4, 1.0 } }));
         Assert.Contains($"G[0, 1] = {-3.0} exceeds", Fail(new[,] { { 1.0, -3.0 }, { -3.0, 4.0 } }));
         Assert.Contains("not positive semi-definite", Fail(new[,] { { 1.0, -3.0 }, { -3.0, 4.0 } }));
-        Assert.Throws<ArgumentNullException>(() => GramianInput.Symmetrised(null!, "gramian"));
-        Assert.Equal("gramian", Assert.Throws<ArgumentException>(() => GramianInput.Symmetrised(new double[1, 2], "gramian")).ParamName);
+        Assert.Throws<ArgumentNullException>(() => CheckedGramian.From(null!).ToArray());
+        Assert.Equal("gramian", Assert.Throws<ArgumentException>(() => CheckedGramian.From(new double[1, 2])).ParamName);
     }
 
     [Fact]
@@ -37,11 +38,11 @@ public sealed class GramianInputTests
     public void SymmetrisedAcceptsAndRemovesRoundingLevelAsymmetry()
     {
         var g = new[,] { { 2.0, 1.0 + 1e-15 }, { 1.0 - 1e-15, 3.0 } };
-        var copy = GramianInput.Symmetrised(g, "gramian");
+        var copy = CheckedGramian.From(g).ToArray();
         Assert.Equal(copy[0, 1], copy[1, 0]);
         Assert.Equal(1.0, copy[0, 1], 15);
         Assert.Equal(1.0 + 1e-15, g[0, 1]);
-        Assert.Equal(0.5 + 0.5e-12, GramianInput.Symmetrised(new[,] { { 1.0, 0.5 }, { 0.5 + 1e-12, 1.0 } }, "gramian")[0, 1], 15);
+        Assert.Equal(0.5 + 0.5e-12, CheckedGramian.From(new[,] { { 1.0, 0.5 }, { 0.5 + 1e-12, 1.0 } })[0, 1], 15);
     }
 
     [Fact]
@@ -54,14 +55,14 @@ public sealed class GramianInputTests
         Assert.Contains("not symmetric: G[1, 2]", Fail(g));
         // Float32-sized rounding (1e-7 relative) of the same entry passes.
         g[2, 1] = 1e-4 * (1 - 1e-7);
-        Assert.Equal(1e-4 * (1 - 0.5e-7), GramianInput.Symmetrised(g, "gramian")[1, 2], 1e-18);
+        Assert.Equal(1e-4 * (1 - 0.5e-7), CheckedGramian.From(g).ToArray()[1, 2], 1e-18);
     }
 
     [Fact]
     public void TheDotProductsOfAZeroGradientAreExactlyZero()
     {
         var g = new[,] { { 4.0, 1e-14, 2.0 }, { 1e-14, 0.0, 0.0 }, { 2.0, 0.0, 9.0 } };
-        var copy = GramianInput.Symmetrised(g, "gramian");
+        var copy = CheckedGramian.From(g).ToArray();
         Assert.Equal(0.0, copy[0, 1]);
         Assert.Equal(0.0, copy[1, 0]);
         Assert.Equal(2.0, copy[0, 2]);

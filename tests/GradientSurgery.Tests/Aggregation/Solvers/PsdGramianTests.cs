@@ -1,3 +1,4 @@
+using GradientSurgery.Aggregation;
 using GradientSurgery.Aggregation.Solvers;
 using static GradientSurgery.Tests.Aggregation.TestJacobians;
 
@@ -34,7 +35,7 @@ public sealed class PsdGramianTests
             }
         }
         Assert.Contains(DenseLinearAlgebra.SymmetricEigen(g).Values, v => v < -1e-8);
-        var prepared = PsdGramian.Prepare(GramianInput.Symmetrised(g, "g"), ridge: 1e-10);
+        var prepared = PsdGramian.Prepare(CheckedGramian.From(g).Values, ridge: 1e-10);
         Assert.True(prepared.Repaired);
         Assert.True(DenseLinearAlgebra.TryCholesky(prepared.Regularized, out _));
         Assert.All(DenseLinearAlgebra.SymmetricEigen(prepared.Normalized).Values, v => Assert.True(v > -1e-15));

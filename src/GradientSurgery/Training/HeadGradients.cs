@@ -1,0 +1,60 @@
+using GradientSurgery.Aggregation;
+using static TorchSharp.torch;
+
+namespace GradientSurgery.Training;
+
+/// <summary>
+/// The task-specific parameters' gradients of one step: each head receives exactly its own task's gradient, never
+/// a projected or averaged one, and a head that two tasks reach is refused (it is shared and would escape the surgery).
+/// </summary>
+internal sealed class HeadGradients(ParameterLayout layout)
+{
+    private readonly Tensor?[] _gradients = new Tensor?[layout.TaskSpecific.Length];
+    private readonly int[] _owners = [.. Enumerable.Repeat(-1, layout.TaskSpecific.Length)];
+
+    /// <summary>Records task <paramref name="task"/>'s gradients of the heads, found in <paramref name="gradients"/> from index <paramref name="first"/> on.</summary>
+    /// <exception cref="InvalidOperationException">A head already received a gradient from another task.</exception>
+    public void Collect(int task, IList<Tensor> gradients, int first)
+    {
+        for (var k = 0; k < _gradients.Length; k++)
+        {
+            var gradient = gradients[first + k];
+            if (gradient.IsInvalid)
+            {
+                continue;
+            }
+            if (_owners[k] >= 0)
+            {
+                throw new InvalidOperationException(
+                    $"Task-specific parameter {k} (shape {Jacobian.ShapeText(layout.TaskSpecific[k])}) receives gradients from tasks {_owners[k]} and {task}. " +
+                    "A parameter used by several tasks is shared: declare it with the shared parameters so that it takes part in the surgery.");
+            }
+            _owners[k] = task;
+            _gradients[k] = gradient;
+        }
+    }
+
+    /// <summary>Throws, naming the task and the parameter, if a head's gradient holds NaN or Inf.</summary>
+    /// <exception cref="ArithmeticException">A non-finite head gradient.</exception>
+    public void EnsureFinite()
+    {
+        if (NonFiniteGradient.FirstNonFinite(_gradients) is { } k)
+        {
+            throw new ArithmeticException(
+                $"The gradient of task {_owners[k]} with respect to its task-specific parameter {k} (shape {Jacobian.ShapeText(layout.TaskSpecific[k])}) contains NaN or Inf; no gradient was written." + NonFiniteGradient.Advice);
+        }
+    }
+
+    /// <summary>Adds each collected gradient to its head's <c>.grad</c>.</summary>
+    public void Accumulate()
+    {
+        using var noGrad = no_grad();
+        for (var k = 0; k < _gradients.Length; k++)
+        {
+            if (_gradients[k] is { } gradient)
+            {
+                ParameterLayout.Accumulate(layout.TaskSpecific[k], gradient);
+            }
+        }
+    }
+}

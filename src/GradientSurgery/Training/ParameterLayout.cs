@@ -1,0 +1,142 @@
+using GradientSurgery.Aggregation;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace GradientSurgery.Training;
+
+/// <summary>
+/// Where each parameter's gradient goes: the shared parameters laid end to end as the P columns of the task
+/// Jacobian, and the task-specific ones (heads) beside them. Validates the partition once, when a backward is created.
+/// </summary>
+internal sealed class ParameterLayout
+{
+    private readonly long[] _offsets;
+
+    /// <summary>Keeps the parameters that require grad and checks that they form a valid partition.</summary>
+    /// <exception cref="ArgumentException">
+    /// No shared parameter, a shared parameter that is not floating point, shared parameters of different dtypes or
+    /// devices, or a parameter listed twice (or as both shared and task-specific).
+    /// </exception>
+    public ParameterLayout(IEnumerable<Parameter> sharedParameters, IEnumerable<Parameter> taskSpecificParameters)
+    {
+        ArgumentNullException.ThrowIfNull(sharedParameters);
+        ArgumentNullException.ThrowIfNull(taskSpecificParameters);
+        Shared = [.. sharedParameters.Where(p => p.requires_grad)];
+        TaskSpecific = [.. taskSpecificParameters.Where(p => p.requires_grad)];
+        if (Shared.Length == 0)
+        {
+            throw new ArgumentException("At least one shared parameter that requires grad is needed.", nameof(sharedParameters));
+        }
+        var first = Shared[0];
+        if (!first.is_floating_point())
+        {
+            throw new ArgumentException($"Shared parameter 0 has dtype {first.dtype}; shared parameters must be floating point.", nameof(sharedParameters));
+        }
+        var handles = new HashSet<IntPtr>();
+        _offsets = new long[Shared.Length];
+        for (var k = 0; k < Shared.Length; k++)
+        {
+            var p = Shared[k];
+            if (p.dtype != first.dtype || !SameDevice(p, first))
+            {
+                throw new ArgumentException(
+                    $"Shared parameter {k} (shape {Jacobian.ShapeText(p)}) is {p.dtype} on {p.device}, but shared parameter 0 is {first.dtype} on {first.device}; " +
+                    "all shared parameters must have one dtype and device.", nameof(sharedParameters));
+            }
+            if (!handles.Add(p.Handle))
+            {
+                throw new ArgumentException($"Shared parameter {k} (shape {Jacobian.ShapeText(p)}) is listed twice.", nameof(sharedParameters));
+            }
+            _offsets[k] = SharedSize;
+            SharedSize += p.numel();
+        }
+        for (var k = 0; k < TaskSpecific.Length; k++)
+        {
+            if (!handles.Add(TaskSpecific[k].Handle))
+            {
+                throw new ArgumentException(
+                    $"Task-specific parameter {k} (shape {Jacobian.ShapeText(TaskSpecific[k])}) is also shared or listed twice.", nameof(taskSpecificParameters));
+            }
+        }
+    }
+
+    /// <summary>The shared parameters that require grad, in column order.</summary>
+    public Parameter[] Shared { get; }
+
+    /// <summary>The task-specific parameters that require grad.</summary>
+    public Parameter[] TaskSpecific { get; }
+
+    /// <summary>P, the number of shared scalar parameters: the Jacobian's width.</summary>
+    public long SharedSize { get; }
+
+    /// <summary>The shared parameters' dtype (every Jacobian row and update has it).</summary>
+    public ScalarType Dtype => Shared[0].dtype;
+
+    /// <summary>The shared parameters' device.</summary>
+    public Device Device => Shared[0].device;
+
+    /// <summary>Whether <paramref name="tensor"/> is on the shared parameters' device.</summary>
+    public bool IsOnDevice(Tensor tensor) => SameDevice(tensor, Shared[0]);
+
+    /// <summary>The columns of shared parameter <paramref name="k"/> in a P-vector (a view).</summary>
+    public Tensor Slice(Tensor vector, int k) => vector.narrow(0, _offsets[k], Shared[k].numel());
+
+    /// <summary>
+    /// Writes one task's gradients of the shared parameters (the first <see cref="Shared"/>.Length entries of
+    /// <paramref name="gradients"/>, undefined where the task does not reach a parameter) into <paramref name="row"/>,
+    /// releasing each gradient as soon as it is copied. False when the task reaches none of them.
+    /// </summary>
+    public bool CopyInto(Tensor row, IList<Tensor> gradients)
+    {
+        var connected = false;
+        for (var k = 0; k < Shared.Length; k++)
+        {
+            var slice = Slice(row, k);
+            if (gradients[k].IsInvalid)
+            {
+                // A parameter this task does not reach has a zero gradient (the buffer holds the previous step's).
+                slice.zero_();
+            }
+            else
+            {
+                // The row now holds it: release the P-sized gradient (and the flat view that shares its storage) at
+                // once rather than at the end of the step, so that a step never keeps T gradients and the Jacobian
+                // alive together.
+                using (var flat = gradients[k].reshape(-1))
+                {
+                    slice.copy_(flat);
+                }
+                gradients[k].Dispose();
+                connected = true;
+            }
+        }
+        return connected;
+    }
+
+    /// <summary>Adds the P-vector <paramref name="update"/> to the shared parameters' <c>.grad</c>, as <c>loss.backward()</c> accumulates.</summary>
+    public void AccumulateShared(Tensor update)
+    {
+        using var noGrad = no_grad();
+        for (var k = 0; k < Shared.Length; k++)
+        {
+            Accumulate(Shared[k], Slice(update, k).view_as(Shared[k]));
+        }
+    }
+
+    /// <summary>Adds <paramref name="gradient"/> to the parameter's <c>.grad</c> (sets it when there is none).</summary>
+    public static void Accumulate(Parameter parameter, Tensor gradient)
+    {
+        var existing = parameter.grad;
+        if (existing is null || existing.IsInvalid)
+        {
+            parameter.grad = gradient.requires_grad ? gradient.detach() : gradient;
+        }
+        else
+        {
+            existing.add_(gradient);
+        }
+    }
+
+    // Device objects compare by reference in TorchSharp.
+    internal static bool SameDevice(Tensor a, Tensor b) => a.device_type == b.device_type && a.device_index == b.device_index;
+}
