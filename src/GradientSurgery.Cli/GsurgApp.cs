@@ -28,7 +28,7 @@ public static class GsurgApp
         ArgumentNullException.ThrowIfNull(error);
         var root = new RootCommand(
             "gsurg — GradientSurgery: multi-task learning with PCGrad and other gradient aggregators on TorchSharp.\n" +
-            "Run 'gsurg demo' for a two-minute tour on built-in data.")
+            "Run 'gsurg demo' for a two-minute tour on built-in data, 'gsurg methods' for the methods and their arguments.")
         {
             DemoCommand.Create(console),
             ToyCommand.Create(console),
@@ -36,6 +36,7 @@ public static class GsurgApp
             EvalCommand.Create(console),
             DataCommand.Create(console),
             SummarizeCommand.Create(console),
+            MethodsCommand.Create(console),
         };
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
