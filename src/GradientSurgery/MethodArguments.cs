@@ -62,10 +62,22 @@ public sealed class MethodArguments
 
     /// <summary>An enum value (case-insensitive), or <paramref name="fallback"/> when absent.</summary>
     public TEnum Enum<TEnum>(string name, TEnum fallback, params string[] aliases)
+        where TEnum : struct, Enum =>
+        ReadEnum(name, fallback, fallback.ToString().ToLowerInvariant(), aliases);
+
+    /// <summary>
+    /// An enum value (case-insensitive) whose default is not the method's but the training loop's (UW's likelihood
+    /// follows the tasks' losses), so that listings describe the default with <paramref name="defaultSource"/>.
+    /// </summary>
+    public TEnum EnumDefaultedBy<TEnum>(string name, TEnum fallback, string defaultSource, params string[] aliases)
+        where TEnum : struct, Enum =>
+        ReadEnum(name, fallback, defaultSource, aliases);
+
+    private TEnum ReadEnum<TEnum>(string name, TEnum fallback, string defaultText, string[] aliases)
         where TEnum : struct, Enum
     {
         var names = string.Join("|", System.Enum.GetNames<TEnum>()).ToLowerInvariant();
-        return Read(name, aliases, names, fallback.ToString().ToLowerInvariant(), fallback, (key, text) =>
+        return Read(name, aliases, names, defaultText, fallback, (key, text) =>
             System.Enum.TryParse<TEnum>(text, ignoreCase: true, out var value) && System.Enum.IsDefined(value)
                 ? value
                 : throw new ArgumentException($"'{key}={text}' is not one of {names.Replace("|", ", ", StringComparison.Ordinal)}."));

@@ -58,7 +58,7 @@ public static class MethodCatalog
             a => new DBMTL(a.Double("beta", 0.9))),
         new LossWeightingEntry("uw", "UW", "Kendall, Gal and Cipolla, Multi-Task Learning Using Uncertainty to Weigh Losses for Scene Geometry and Semantics, CVPR 2018",
             (a, c) => new UncertaintyWeighting(
-                c.TaskCount, a.Enum("likelihood", c.Likelihood), a.Double("initialLogVariance", 0.0, "init"), c.Device, c.Dtype)),
+                c.TaskCount, a.EnumDefaultedBy("likelihood", c.Likelihood, "the training loop's"), a.Double("initialLogVariance", 0.0, "init"), c.Device, c.Dtype)),
         new LossWeightingEntry("dwa", "DWA", "Liu, Johns and Davison, End-to-End Multi-Task Learning with Attention, CVPR 2019",
             (a, _) => new DynamicWeightAverage(a.Double("temperature", 2.0, "t"))),
         new LossWeightingEntry("gradnorm", "GradNorm", "Chen et al., GradNorm: Gradient Normalization for Adaptive Loss Balancing in Deep Multitask Networks, ICML 2018",
