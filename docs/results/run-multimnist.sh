@@ -6,11 +6,8 @@ cd "$(dirname "$0")/../.."
 data=${1:-../shared/data}
 epochs=${2:-10}
 # Run from a private copy of the build so that rebuilding the tree meanwhile cannot change the binary mid-way.
-dotnet build src/GradientSurgery.Cli -c Release
 bin=$(mktemp -d)
-cp -al src/GradientSurgery.Cli/bin/Release/net10.0/. "$bin/"
-# The managed files may be rewritten in place by a later build: copy those for real (natives stay linked).
-for f in src/GradientSurgery.Cli/bin/Release/net10.0/*.dll src/GradientSurgery.Cli/bin/Release/net10.0/*.json; do cp --remove-destination "$f" "$bin/"; done
+dotnet publish src/GradientSurgery.Cli -c Release -o "$bin" >/dev/null
 gsurg() { dotnet "$bin/gsurg.dll" "$@"; }
 for benchmark in multimnist multifashion multifashion-mnist; do
   for method in ew pcgrad mgdaub; do
