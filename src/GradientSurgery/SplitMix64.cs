@@ -29,6 +29,9 @@ public sealed class SplitMix64(ulong state)
         return z ^ (z >> 31);
     }
 
+    /// <summary>A uniform double in [0, 1): the top 53 bits of the next draw, so every value is a multiple of 2⁻⁵³.</summary>
+    public double NextDouble() => (NextUInt64() >> 11) * (1.0 / (1UL << 53));
+
     /// <summary>A uniform integer in [0, <paramref name="exclusiveBound"/>), without modulo bias.</summary>
     /// <remarks>
     /// Rejection sampling: draws at or above the largest multiple of the bound that fits in 64 bits are drawn

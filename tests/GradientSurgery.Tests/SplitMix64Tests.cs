@@ -78,6 +78,19 @@ public sealed class SplitMix64Tests
         return x;
     }
 
+    [Fact]
+    public void NextDoubleIsTheTop53BitsOfTheNextDrawScaledIntoTheUnitInterval()
+    {
+        var a = new SplitMix64(123);
+        var b = new SplitMix64(123);
+        for (var i = 0; i < 1000; i++)
+        {
+            var value = a.NextDouble();
+            Assert.Equal((b.NextUInt64() >> 11) / 9007199254740992.0, value);
+            Assert.InRange(value, 0.0, 1.0 - 1.0 / 9007199254740992.0);
+        }
+    }
+
     /// <summary>The inverse of an odd number modulo 2⁶⁴, by Newton's iteration (each step doubles the correct bits).</summary>
     private static ulong Inverse(ulong odd)
     {

@@ -1,0 +1,70 @@
+using GradientSurgery.Environments.PointMass;
+
+namespace GradientSurgery.Environments;
+
+/// <summary>A suite of tasks that one multi-task policy learns together: its name, its tasks, and how to make each task's environment.</summary>
+public sealed class Suite
+{
+    private readonly Func<int, IEnvironment> _create;
+
+    /// <summary>Describes a suite.</summary>
+    /// <param name="name">The suite's name (e.g. <c>pointmass</c>).</param>
+    /// <param name="taskNames">The tasks, in index order.</param>
+    /// <param name="create">Makes a new environment of the task with the given index.</param>
+    public Suite(string name, IReadOnlyList<string> taskNames, Func<int, IEnvironment> create)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentNullException.ThrowIfNull(taskNames);
+        ArgumentNullException.ThrowIfNull(create);
+        if (taskNames.Count == 0)
+        {
+            throw new ArgumentException($"Suite {name} has no tasks.", nameof(taskNames));
+        }
+        (Name, TaskNames, _create) = (name, taskNames, create);
+    }
+
+    /// <summary>The suite's name.</summary>
+    public string Name { get; }
+
+    /// <summary>The tasks, in index order.</summary>
+    public IReadOnlyList<string> TaskNames { get; }
+
+    /// <summary>Makes a new environment of task <paramref name="task"/>.</summary>
+    public IEnvironment Create(int task)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(task);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(task, TaskNames.Count);
+        return _create(task);
+    }
+
+    /// <summary>A vector of <paramref name="perTask"/> environments of every task, in task order.</summary>
+    public VectorEnvironment CreateVector(int perTask, ulong seed)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(perTask);
+        var environments = new List<IEnvironment>();
+        try
+        {
+            for (var task = 0; task < TaskNames.Count; task++)
+            {
+                for (var copy = 0; copy < perTask; copy++)
+                {
+                    environments.Add(Create(task));
+                }
+            }
+            return new VectorEnvironment(environments, [.. Enumerable.Range(0, environments.Count).Select(i => i / perTask)], seed);
+        }
+        catch
+        {
+            environments.ForEach(e => e.Dispose());
+            throw;
+        }
+    }
+
+    /// <summary>The suites this library ships, by name.</summary>
+    /// <exception cref="ArgumentException">No suite has that name; the message lists those that do.</exception>
+    public static Suite Find(string name) => name.Trim().ToLowerInvariant() switch
+    {
+        "pointmass" => PointMassSuite.Create(),
+        _ => throw new ArgumentException($"Unknown suite '{name}'. Known suites: pointmass."),
+    };
+}
