@@ -1,5 +1,4 @@
 using GradientSurgery.Cli;
-using Spectre.Console;
 
 namespace GradientSurgery.Tests.Cli;
 
@@ -9,20 +8,7 @@ public sealed class CliMethodsCommandTests
     private const string StartMarker = "<!-- gsurg methods --markdown -->";
     private const string EndMarker = "<!-- end -->";
 
-    private static (int Code, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = new AnsiConsoleOutput(output),
-            Ansi = AnsiSupport.No,
-            Interactive = InteractionSupport.No,
-        });
-        console.Profile.Width = 80;
-        var code = GsurgApp.Run(args, console, error);
-        return (code, output.ToString(), error.ToString());
-    }
+    private static (int Code, string Output, string Error) Run(params string[] args) => GsurgConsole.Run(args);
 
     [Fact]
     public void ListsEveryMethodKeyAndAliasWithinTheConsoleWidth()

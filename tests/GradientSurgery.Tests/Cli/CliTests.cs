@@ -1,5 +1,4 @@
 using GradientSurgery.Cli;
-using Spectre.Console;
 
 namespace GradientSurgery.Tests.Cli;
 
@@ -9,21 +8,9 @@ public sealed class CliTests : IDisposable
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
-    private static (int Code, string Output, string Error) Run(params string[] args) => Run(default, args);
+    private static (int Code, string Output, string Error) Run(params string[] args) => GsurgConsole.Run(args);
 
-    private static (int Code, string Output, string Error) Run(CancellationToken stop, params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = new AnsiConsoleOutput(output),
-            Ansi = AnsiSupport.No,
-            Interactive = InteractionSupport.No,
-        });
-        var code = GsurgApp.Run(args, console, error, stop);
-        return (code, output.ToString(), error.ToString());
-    }
+    private static (int Code, string Output, string Error) Run(CancellationToken stop, params string[] args) => GsurgConsole.Run(stop, args);
 
     [Theory]
     [InlineData("toy --steps -1", "--steps must be a positive integer")]
