@@ -28,7 +28,15 @@ public sealed class NativeLibraryTests : IDisposable
     public void TheLoadedCopyInTheOutputHasTheRequirementWeakened()
     {
         Assert.True(OperatingSystem.IsLinux(), "The native-library patch is for Linux x64.");
-        var loaded = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "libLibTorchSharp.so");
+        // The copy this process really loaded (flat in a runtime-specific output, under runtimes/ in a portable one).
+        using (var probe = tensor(1.0f))
+        {
+            Assert.Equal(1.0f, probe.item<float>());
+        }
+        var loaded = File.ReadLines("/proc/self/maps").Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Where(fields => fields.Length >= 6 && fields[^1].EndsWith("/libLibTorchSharp.so", StringComparison.Ordinal))
+            .Select(fields => fields[^1]).Distinct().Single();
+        Assert.StartsWith(AppContext.BaseDirectory, loaded, StringComparison.Ordinal);
         var need = ElfVersionNeedPatcher.Inspect(loaded, Version);
         Assert.NotNull(need);
         Assert.Equal(2, need.Value.Flags & 2);
