@@ -36,6 +36,7 @@ public static class GsurgApp
             EvalCommand.Create(console),
             DataCommand.Create(console),
             SummarizeCommand.Create(console),
+            RlCommand.Create(console),
             MethodsCommand.Create(console),
         };
         var parse = root.Parse(args);

@@ -6,12 +6,14 @@ namespace GradientSurgery.Environments;
 public sealed class Suite
 {
     private readonly Func<int, IEnvironment> _create;
+    private readonly Func<int, IEnvironment, IScriptedPolicy>? _scripted;
 
     /// <summary>Describes a suite.</summary>
     /// <param name="name">The suite's name (e.g. <c>pointmass</c>).</param>
     /// <param name="taskNames">The tasks, in index order.</param>
     /// <param name="create">Makes a new environment of the task with the given index.</param>
-    public Suite(string name, IReadOnlyList<string> taskNames, Func<int, IEnvironment> create)
+    /// <param name="scripted">Makes the scripted policy of a task for one of its environments (null when the suite has none).</param>
+    public Suite(string name, IReadOnlyList<string> taskNames, Func<int, IEnvironment> create, Func<int, IEnvironment, IScriptedPolicy>? scripted = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentNullException.ThrowIfNull(taskNames);
@@ -20,7 +22,7 @@ public sealed class Suite
         {
             throw new ArgumentException($"Suite {name} has no tasks.", nameof(taskNames));
         }
-        (Name, TaskNames, _create) = (name, taskNames, create);
+        (Name, TaskNames, _create, _scripted) = (name, taskNames, create, scripted);
     }
 
     /// <summary>The suite's name.</summary>
@@ -35,6 +37,18 @@ public sealed class Suite
         ArgumentOutOfRangeException.ThrowIfNegative(task);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(task, TaskNames.Count);
         return _create(task);
+    }
+
+    /// <summary>The scripted policy of task <paramref name="task"/>, acting in <paramref name="environment"/> (one of that task's).</summary>
+    /// <exception cref="InvalidOperationException">The suite has no scripted policies.</exception>
+    public IScriptedPolicy CreateScriptedPolicy(int task, IEnvironment environment)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(task);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(task, TaskNames.Count);
+        ArgumentNullException.ThrowIfNull(environment);
+        return _scripted is null
+            ? throw new InvalidOperationException($"Suite {Name} has no scripted policies.")
+            : _scripted(task, environment);
     }
 
     /// <summary>A vector of <paramref name="perTask"/> environments of every task, in task order.</summary>

@@ -68,6 +68,6 @@ internal static class DemoReport
         text.AppendLine("![conflict statistics](synthetic/conflicts.png)");
         text.AppendLine();
         text.AppendLine("Data: `synthetic/metrics.csv` (every evaluation of every run), `synthetic/summary.csv`; TensorBoard: `tensorboard --logdir synthetic/tensorboard`.");
-        File.WriteAllText(path, text.ToString());
+        AtomicFile.WriteAllText(path, text.ToString());
     }
 }

@@ -37,7 +37,7 @@ internal static class SummarizeCommand
             console.Write(table);
             if (parse.GetValue(markdown) is { } path)
             {
-                File.WriteAllText(path, text.ToString());
+                AtomicFile.WriteAllText(path, text.ToString());
             }
             if (parse.GetValue(plot) is { } png)
             {

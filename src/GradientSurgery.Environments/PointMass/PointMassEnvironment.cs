@@ -18,7 +18,7 @@ namespace GradientSurgery.Environments.PointMass;
 /// <item>Success: ‖p − g‖ &lt; <see cref="SuccessRadius"/>. Episodes last <see cref="PointMassSuite.EpisodeLength"/> steps.</item>
 /// </list>
 /// </remarks>
-public sealed class PointMassEnvironment : IEnvironment
+public sealed class PointMassEnvironment : IEnvironment, ITrackedEnvironment
 {
     /// <summary>Δt of one control step (s).</summary>
     public const double TimeStep = 0.1;
@@ -67,8 +67,17 @@ public sealed class PointMassEnvironment : IEnvironment
     /// <summary>The goal of this task.</summary>
     public (double X, double Y) Goal => (_goalX, _goalY);
 
-    /// <summary>The current position (for plots and scripted policies; a policy sees it in the observation).</summary>
+    /// <summary>The current position (a policy sees it in the observation).</summary>
     public (double X, double Y) Position => (_x, _y);
+
+    /// <inheritdoc />
+    (double X, double Y, double Z) ITrackedEnvironment.Hand => (_x, _y, 0);
+
+    /// <inheritdoc />
+    (double X, double Y, double Z)? ITrackedEnvironment.Object => null;
+
+    /// <inheritdoc />
+    (double X, double Y, double Z) ITrackedEnvironment.Goal => (_goalX, _goalY, 0);
 
     /// <inheritdoc />
     public void Reset(ulong seed, Span<float> observation)

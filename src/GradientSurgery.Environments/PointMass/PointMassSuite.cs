@@ -22,6 +22,7 @@ public static class PointMassSuite
         return new Suite(
             "pointmass",
             [.. Enumerable.Range(0, taskCount).Select(TaskName)],
-            task => new PointMassEnvironment(task, taskCount));
+            task => new PointMassEnvironment(task, taskCount),
+            (_, environment) => new PointMassScriptedPolicy(((PointMassEnvironment)environment).Goal));
     }
 }
