@@ -64,6 +64,8 @@ public sealed class MuJoCoTests
     {
         Assert.Equal(222, MuJoCoLibrary.Version);
         Assert.Equal("2.2.2", MuJoCoLibrary.FormatVersion(MuJoCoLibrary.Version));
+        // The offsets were generated from the headers of the version the loader insists on.
+        Assert.Equal(MuJoCoLibrary.RequiredVersion, MjLayout.HeaderVersion);
     }
 
     [MuJoCoFact]
@@ -197,6 +199,7 @@ public sealed class MuJoCoTests
         Assert.True(data.IsUnstable);
         Assert.Equal(1, data.WarningCount(MjWarning.BadQvel));
         Assert.False(double.IsNaN(data.Qvel[0]), "MuJoCo resets the state it found bad");
+        Assert.Contains("qvel", MuJoCoLibrary.LastWarning, StringComparison.OrdinalIgnoreCase);
         data.Reset();
         Assert.False(data.IsUnstable);
         Assert.Equal(0, data.WarningCount(MjWarning.BadQvel));
