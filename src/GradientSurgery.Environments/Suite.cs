@@ -1,3 +1,4 @@
+using GradientSurgery.Environments.Manipulation;
 using GradientSurgery.Environments.PointMass;
 
 namespace GradientSurgery.Environments;
@@ -79,6 +80,7 @@ public sealed class Suite
     public static Suite Find(string name) => name.Trim().ToLowerInvariant() switch
     {
         "pointmass" => PointMassSuite.Create(),
-        _ => throw new ArgumentException($"Unknown suite '{name}'. Known suites: pointmass."),
+        "manipulation" => ManipulationSuite.Create(),
+        _ => throw new ArgumentException($"Unknown suite '{name}'. Known suites: pointmass, manipulation (MuJoCo)."),
     };
 }

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using GradientSurgery.Cli.Plotting;
 using GradientSurgery.Environments;
+using GradientSurgery.Environments.MuJoCo;
 using Spectre.Console;
 
 namespace GradientSurgery.Cli.Commands;
@@ -10,7 +11,7 @@ namespace GradientSurgery.Cli.Commands;
 /// <summary><c>gsurg rl …</c>: multi-task reinforcement learning. <c>rl scripted</c> runs each task's hand-written controller.</summary>
 internal static class RlCommand
 {
-    public static Command Create(IAnsiConsole console) => new("rl", "Multi-task reinforcement learning on the environment suites (pointmass).")
+    public static Command Create(IAnsiConsole console) => new("rl", "Multi-task reinforcement learning on the environment suites (pointmass, manipulation).")
     {
         Scripted(console),
     };
@@ -19,7 +20,7 @@ internal static class RlCommand
     {
         var suite = new Option<string>("--suite")
         {
-            Description = "The suite whose tasks to run: pointmass (4 goals on a circle).",
+            Description = "The suite whose tasks to run: pointmass (4 goals on a circle) or manipulation (MuJoCo 2.2.2: reach and push so far, on the way to the ten tasks of Meta-World MT10).",
             DefaultValueFactory = _ => "pointmass",
         };
         var episodes = CommonOptions.PositiveInt("--episodes", "Episodes per task (default 20).");
@@ -38,9 +39,9 @@ internal static class RlCommand
             {
                 chosen = Suite.Find(parse.GetValue(suite)!);
             }
-            catch (ArgumentException unknown)
+            catch (Exception unusable) when (unusable is ArgumentException or MuJoCoUnavailableException)
             {
-                throw new UsageException(unknown.Message, unknown);
+                throw new UsageException(unusable.Message, unusable);
             }
             var count = parse.GetValue(episodes) ?? 20;
             var directory = CommonOptions.OutputDirectory(parse.GetValue(output), "scripted");

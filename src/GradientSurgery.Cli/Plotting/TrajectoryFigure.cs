@@ -46,8 +46,8 @@ internal static class TrajectoryFigure
             plot.XLabel(view.XLabel);
             plot.YLabel(view.YLabel);
             plot.Axes.SquareUnits();
-            plot.ShowLegend(Alignment.UpperRight);
+            plot.ShowLegend(Edge.Right);
         }
-        AtomicFile.Write(path, temporary => multiplot.SavePng(temporary, 500 * views.Length, 480));
+        AtomicFile.Write(path, temporary => multiplot.SavePng(temporary, 680 * views.Length, 480));
     }
 }

@@ -31,12 +31,23 @@ public sealed class CliRlScriptedTests : IDisposable
         Assert.Empty(Directory.GetFiles(_directory, "*.tmp*"));
     }
 
+    [GradientSurgery.Tests.Environments.MuJoCoFact]
+    public void TheManipulationTasksAreSolvedAndDrawnFromTheSide()
+    {
+        var (code, _, error) = GsurgConsole.Run("rl", "scripted", "--suite", "manipulation", "--episodes", "2", "--out", _directory);
+        Assert.True(code == GsurgApp.Success, error);
+        var rows = File.ReadAllLines(Path.Combine(_directory, "scripted.csv")).Skip(1).Select(l => l.Split(',')).ToArray();
+        Assert.Equal(["reach", "push"], rows.Select(r => r[0]));
+        Assert.All(rows, r => Assert.Equal("1", r[1]));
+        Assert.True(File.Exists(Path.Combine(_directory, "trajectories-push.png")));
+    }
+
     [Fact]
     public void AnUnknownSuiteIsAUsageErrorOnOneLine()
     {
         var (code, _, error) = GsurgConsole.Run("rl", "scripted", "--suite", "mt99", "--out", _directory);
         Assert.Equal(GsurgApp.UsageError, code);
-        Assert.Equal("gsurg: Unknown suite 'mt99'. Known suites: pointmass.", error.Trim());
+        Assert.Equal("gsurg: Unknown suite 'mt99'. Known suites: pointmass, manipulation (MuJoCo).", error.Trim());
         Assert.Equal(GsurgApp.UsageError, GsurgConsole.Run("rl", "scripted", "--episodes", "0").Code);
     }
 
