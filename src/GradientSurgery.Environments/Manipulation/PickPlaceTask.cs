@@ -1,5 +1,3 @@
-using GradientSurgery.Environments.MuJoCo;
-
 namespace GradientSurgery.Environments.Manipulation;
 
 /// <summary>
@@ -8,22 +6,9 @@ namespace GradientSurgery.Environments.Manipulation;
 /// 0.8 (1 − tanh(‖block − goal‖ / 0.1)); success: the block's centre within 7 cm of the goal (Meta-World's threshold
 /// for this task).
 /// </summary>
-internal sealed class PickPlaceTask : ManipulationTask
+internal sealed class PickPlaceTask() : BlockTask(new Vec3(-0.1, 0.8, 0.05), new Vec3(0.1, 0.9, 0.3))
 {
-    private static readonly Vec3 GoalLow = new(-0.1, 0.8, 0.05);
-    private static readonly Vec3 GoalHigh = new(0.1, 0.9, 0.3);
-
     public override string Name => "pick-place";
-
-    public override string Bodies => Block.Xml;
-
-    public override IReadOnlyList<string> TrackedBodies => [Block.Name];
-
-    public override Vec3 Place(SplitMix64 random, MjModel model, MjData data)
-    {
-        Block.Place(random, model, data);
-        return Vec3.Uniform(random, GoalLow, GoalHigh);
-    }
 
     public override double Reward(TaskState state) =>
         (0.2 * Closeness(state.Hand.DistanceTo(state.Object), 0.1)) + (0.8 * Closeness(state.Object.DistanceTo(state.Goal), 0.1));

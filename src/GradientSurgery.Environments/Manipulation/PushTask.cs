@@ -1,5 +1,3 @@
-using GradientSurgery.Environments.MuJoCo;
-
 namespace GradientSurgery.Environments.Manipulation;
 
 /// <summary>
@@ -7,22 +5,9 @@ namespace GradientSurgery.Environments.Manipulation;
 /// (Meta-World's range). Reward 0.3 (1 − tanh(‖hand − block‖ / 0.1)) + 0.7 (1 − tanh(‖block − goal‖_xy / 0.1));
 /// success: the block's centre within 5 cm of the goal in the table's plane.
 /// </summary>
-internal sealed class PushTask : ManipulationTask
+internal sealed class PushTask() : BlockTask(new Vec3(-0.1, 0.8, Block.HalfSide), new Vec3(0.1, 0.9, Block.HalfSide))
 {
-    private static readonly Vec3 GoalLow = new(-0.1, 0.8, Block.HalfSide);
-    private static readonly Vec3 GoalHigh = new(0.1, 0.9, Block.HalfSide);
-
     public override string Name => "push";
-
-    public override string Bodies => Block.Xml;
-
-    public override IReadOnlyList<string> TrackedBodies => [Block.Name];
-
-    public override Vec3 Place(SplitMix64 random, MjModel model, MjData data)
-    {
-        Block.Place(random, model, data);
-        return Vec3.Uniform(random, GoalLow, GoalHigh);
-    }
 
     public override double Reward(TaskState state) =>
         (0.3 * Closeness(state.Hand.DistanceTo(state.Object), 0.1)) + (0.7 * Closeness(state.Object.PlanarDistanceTo(state.Goal), 0.1));
