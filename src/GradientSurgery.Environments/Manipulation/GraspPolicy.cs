@@ -1,37 +1,47 @@
 namespace GradientSurgery.Environments.Manipulation;
 
 /// <summary>
-/// The scripted policy of the tasks that carry the block, as Meta-World's own scripted push and pick-place: hover above
-/// the block with the fingers open, come down around it, close them, wait until they stop (a block held across a
-/// corner stops them wider than one held by its faces), then carry it to the goal — sliding it a few millimetres above
-/// the table for push, through the air for pick-place.
+/// The scripted policy of the tasks that take hold of their object (the block, a drawer's or a window's handle), as
+/// Meta-World's own scripted policies do: hover above the object with the fingers open, come down around it, close
+/// them, wait until they stop (an object held across a corner stops them wider than one held by its faces), then
+/// carry it to the goal at half speed — which the object's joint turns into the right path (a drawer slides, a block is
+/// lifted or slid along the table, as the goal's height says). If the fingers close on nothing, it opens them and starts
+/// over.
 /// </summary>
-/// <param name="lift">Carry the block to the goal's height (pick-place) rather than along the table (push).</param>
-internal sealed class GraspPolicy(bool lift) : IScriptedPolicy
+internal sealed class GraspPolicy : IScriptedPolicy
 {
-    private const float Hover = 0.1f, Slide = 0.01f;
+    /// <summary>How far below the object's centre the hand (the pads' lower edge) goes to grasp it.</summary>
+    public const float GraspDepth = 0.016f;
+
+    private const float Hover = 0.08f;
 
     public void Act(ReadOnlySpan<float> o, Span<float> action)
     {
         var (hx, hy, hz) = (o[0], o[1], o[2]);
         var opening = o[ManipulationEnvironment.GripperIndex];
         var openingBefore = o[ManipulationEnvironment.FrameLength + ManipulationEnvironment.GripperIndex];
-        var (bx, by) = (o[ManipulationEnvironment.ObjectIndex], o[ManipulationEnvironment.ObjectIndex + 1]);
+        var (ox, oy, oz) = (o[ManipulationEnvironment.ObjectIndex], o[ManipulationEnvironment.ObjectIndex + 1], o[ManipulationEnvironment.ObjectIndex + 2]);
         var (gx, gy, gz) = (o[ManipulationEnvironment.GoalIndex], o[ManipulationEnvironment.GoalIndex + 1], o[ManipulationEnvironment.GoalIndex + 2]);
-        var offset = MathF.Sqrt(((hx - bx) * (hx - bx)) + ((hy - by) * (hy - by)));
-        float tx = bx, ty = by, tz, grip;
-        if (offset > 0.015f && opening > 0.9f)
+        var offset = MathF.Sqrt(((hx - ox) * (hx - ox)) + ((hy - oy) * (hy - oy)));
+        var graspHeight = oz - GraspDepth;
+        float tx = ox, ty = oy, tz, grip, speed = 1f;
+        if (opening < 0.05f || opening > openingBefore + 0.05f)
         {
-            // Above the block first (rising before travelling when low), fingers open.
-            (tz, grip) = (Hover, -1f);
-            if (hz < Hover - 0.01f)
+            // Nothing between the fingers (it slipped out, or the grasp missed): open them where the hand is, and start over.
+            (tx, ty, tz, grip) = (hx, hy, hz, -1f);
+        }
+        else if (offset > 0.015f && opening > 0.9f)
+        {
+            // Above the object first (rising before travelling when low), fingers open.
+            (tz, grip) = (oz + Hover, -1f);
+            if (hz < oz + Hover - 0.01f)
             {
                 (tx, ty) = (hx, hy);
             }
         }
-        else if (hz > 0.01f && opening > 0.9f)
+        else if (hz > graspHeight + 0.006f && opening > 0.9f)
         {
-            (tz, grip) = (0.004f, -1f);
+            (tz, grip) = (graspHeight, -1f);
         }
         else if (MathF.Abs(opening - openingBefore) > 0.01f)
         {
@@ -39,12 +49,12 @@ internal sealed class GraspPolicy(bool lift) : IScriptedPolicy
         }
         else
         {
-            // The hand's position is the pads' lower edge, 2 cm below the held block's centre.
-            (tx, ty, tz, grip) = (gx, gy, lift ? gz - (float)Block.HalfSide : Slide, 1f);
+            // Carry at half speed, so that the object keeps up with the hand instead of slipping out.
+            (tx, ty, tz, grip, speed) = (gx, gy, gz - GraspDepth, 1f, 0.5f);
         }
-        action[0] = Math.Clamp(100 * (tx - hx), -1, 1);
-        action[1] = Math.Clamp(100 * (ty - hy), -1, 1);
-        action[2] = Math.Clamp(100 * (tz - hz), -1, 1);
+        action[0] = Math.Clamp(100 * (tx - hx), -speed, speed);
+        action[1] = Math.Clamp(100 * (ty - hy), -speed, speed);
+        action[2] = Math.Clamp(100 * (tz - hz), -speed, speed);
         action[3] = grip;
     }
 }

@@ -44,6 +44,7 @@ public sealed class ManipulationEnvironment : IEnvironment, ITrackedEnvironment
     private readonly MjData _data;
     private readonly int _fingerQpos;
     private readonly int _handBody;
+    private readonly int _target;
     private readonly int[] _trackedBodies;
     private readonly float[] _frame = new float[FrameLength];
     private readonly float[] _previous = new float[FrameLength];
@@ -53,12 +54,13 @@ public sealed class ManipulationEnvironment : IEnvironment, ITrackedEnvironment
     internal ManipulationEnvironment(ManipulationTask task)
     {
         _task = task;
-        _model = MjModel.FromXmlString(ManipulationScene.Xml(task.Name, task.Bodies));
+        _model = MjModel.FromXmlString(ManipulationScene.Xml(task.Name, task.Bodies, task.Extra));
         try
         {
             _data = new MjData(_model);
             _fingerQpos = _model.JointQposAddress[_model.RequireId(MjObjectType.Joint, "left_finger")];
             _handBody = _model.RequireId(MjObjectType.Body, "hand");
+            _target = 3 * _model.BodyMocapId[_model.RequireId(MjObjectType.Body, "hand_target")];
             _trackedBodies = [.. task.TrackedBodies.Select(b => _model.RequireId(MjObjectType.Body, b))];
         }
         catch
@@ -91,7 +93,7 @@ public sealed class ManipulationEnvironment : IEnvironment, ITrackedEnvironment
         ActionInput.RequireLength(observation.Length, ObservationLength, "observation buffer", Spec);
         _data.Reset();
         var start = _task.HandStart;
-        var mocap = _data.MocapPos;
+        var mocap = _data.MocapPos.Slice(_target, 3);
         (mocap[0], mocap[1], mocap[2]) = (start.X, start.Y, start.Z);
         ManipulationTask.PlaceFreeBody(_model, _data, "hand", start);
         _goal = _task.Place(new SplitMix64(seed), _model, _data);
@@ -112,7 +114,7 @@ public sealed class ManipulationEnvironment : IEnvironment, ITrackedEnvironment
         ActionInput.RequireLength(observation.Length, ObservationLength, "observation buffer", Spec);
         Span<double> clipped = stackalloc double[4];
         ActionInput.Clip(action, clipped, Spec, _step);
-        var mocap = _data.MocapPos;
+        var mocap = _data.MocapPos.Slice(_target, 3);
         var (x0, y0, z0) = (mocap[0], mocap[1], mocap[2]);
         var x1 = Math.Clamp(x0 + (ActionScale * clipped[0]), WorkspaceLow.X, WorkspaceHigh.X);
         var y1 = Math.Clamp(y0 + (ActionScale * clipped[1]), WorkspaceLow.Y, WorkspaceHigh.Y);

@@ -41,6 +41,9 @@ internal abstract class ManipulationTask
     /// <summary>MJCF elements added inside the scene's worldbody.</summary>
     public abstract string Bodies { get; }
 
+    /// <summary>MJCF elements added after the scene's actuators (e.g. contact exclusions); none by default.</summary>
+    public virtual string Extra => "";
+
     /// <summary>The bodies whose pose the observation carries (at most two), in order.</summary>
     public virtual IReadOnlyList<string> TrackedBodies => [];
 
@@ -61,6 +64,14 @@ internal abstract class ManipulationTask
 
     /// <summary>1 − tanh(d / scale): 1 at d = 0, falling smoothly, 0.24 at d = scale.</summary>
     protected static double Closeness(double distance, double scale) => 1 - Math.Tanh(distance / scale);
+
+    /// <summary>Moves a mocap body (a fixture such as a cabinet) to <paramref name="position"/>.</summary>
+    protected static void PlaceMocap(MjModel model, MjData data, string body, Vec3 position)
+    {
+        var mocap = model.BodyMocapId[model.RequireId(MjObjectType.Body, body)];
+        var positions = data.MocapPos;
+        (positions[3 * mocap], positions[(3 * mocap) + 1], positions[(3 * mocap) + 2]) = (position.X, position.Y, position.Z);
+    }
 
     /// <summary>Writes a free joint's position (and an upright orientation) into qpos.</summary>
     internal static void PlaceFreeBody(MjModel model, MjData data, string joint, Vec3 position)

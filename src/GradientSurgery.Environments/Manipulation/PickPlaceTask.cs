@@ -15,5 +15,5 @@ internal sealed class PickPlaceTask() : BlockTask(new Vec3(-0.1, 0.8, 0.05), new
 
     public override bool Success(TaskState state) => state.Object.DistanceTo(state.Goal) < 0.07;
 
-    public override IScriptedPolicy ScriptedPolicy() => new GraspPolicy(lift: true);
+    public override IScriptedPolicy ScriptedPolicy() => new GraspPolicy();
 }

@@ -14,5 +14,5 @@ internal sealed class PushTask() : BlockTask(new Vec3(-0.1, 0.8, Block.HalfSide)
 
     public override bool Success(TaskState state) => state.Object.PlanarDistanceTo(state.Goal) < 0.05;
 
-    public override IScriptedPolicy ScriptedPolicy() => new GraspPolicy(lift: false);
+    public override IScriptedPolicy ScriptedPolicy() => new GraspPolicy();
 }
