@@ -20,7 +20,7 @@ internal static class RlCommand
     {
         var suite = new Option<string>("--suite")
         {
-            Description = "The suite whose tasks to run: pointmass (4 goals on a circle) or manipulation (MuJoCo 2.2.2: reach, push, pick-place, drawer-open and drawer-close so far, on the way to the ten tasks of Meta-World MT10).",
+            Description = "The suite whose tasks to run: pointmass (4 goals on a circle) or manipulation (MuJoCo 2.2.2: reach, push, pick-place, drawer-open, drawer-close, window-open and window-close so far, on the way to the ten tasks of Meta-World MT10).",
             DefaultValueFactory = _ => "pointmass",
         };
         var episodes = CommonOptions.PositiveInt("--episodes", "Episodes per task (default 20).");

@@ -1,27 +1,18 @@
-using GradientSurgery.Environments.MuJoCo;
-
 namespace GradientSurgery.Environments.Manipulation;
 
 /// <summary>
 /// drawer-open and drawer-close: a cabinet (20 × 20 × 10 cm) whose drawer slides out toward the hand on a damped slide
-/// joint (travel 16 cm) and has a knob on its front. The cabinet's centre is drawn per episode from x ∈ [−0.1, 0.1],
-/// y ∈ [0.85, 0.95]. drawer-open starts closed and its goal is the knob 15 cm out; drawer-close starts 15 cm out and its
-/// goal is the knob of the closed drawer. Reward 0.3 (1 − tanh(‖hand − knob‖ / 0.1)) + 0.7 (1 − tanh(‖knob − goal‖ / 0.1));
-/// success: the knob within 3 cm of the goal.
+/// joint (travel up to 16 cm) and has a knob on its front, 5 cm above the table. The cabinet's centre is drawn per
+/// episode from x ∈ [−0.1, 0.1], y ∈ [0.85, 0.95]. drawer-open starts closed and its goal is the knob 15 cm out;
+/// drawer-close starts 15 cm out and its goal is the knob of the closed drawer (see <see cref="KnobTask"/>).
 /// </summary>
 /// <param name="open">drawer-open (true) or drawer-close (false).</param>
-internal sealed class DrawerTask(bool open) : ManipulationTask
+internal sealed class DrawerTask(bool open) : KnobTask(open)
 {
-    /// <summary>How far the drawer is out in the open state (m).</summary>
-    public const double Opening = 0.15;
-
     private const double KnobOffset = 0.125, KnobHeight = 0.05;
-    private static readonly Vec3 CabinetLow = new(-0.1, 0.85, 0);
-    private static readonly Vec3 CabinetHigh = new(0.1, 0.95, 0);
 
-    public override string Name => open ? "drawer-open" : "drawer-close";
+    public override string Name => Opens ? "drawer-open" : "drawer-close";
 
-    // The cabinet is a mocap body so that each episode can put it elsewhere; the drawer and its knob move on the joint.
     public override string Bodies => $"""
             <body name="cabinet" mocap="true" pos="0 0.9 0">
               <geom name="cabinet" type="box" pos="0 0 0.05" size="0.1 0.1 0.05" rgba=".5 .5 .55 1"/>
@@ -42,21 +33,13 @@ internal sealed class DrawerTask(bool open) : ManipulationTask
           </contact>
         """;
 
-    public override IReadOnlyList<string> TrackedBodies => ["drawer_knob"];
+    protected override string Fixture => "cabinet";
 
-    public override Vec3 Place(SplitMix64 random, MjModel model, MjData data)
-    {
-        var cabinet = Vec3.Uniform(random, CabinetLow, CabinetHigh);
-        PlaceMocap(model, data, "cabinet", cabinet);
-        var joint = model.JointQposAddress[model.RequireId(MjObjectType.Joint, "drawer")];
-        data.Qpos[joint] = open ? 0 : Opening;
-        return new Vec3(cabinet.X, cabinet.Y - KnobOffset - (open ? Opening : 0), KnobHeight);
-    }
+    protected override string Joint => "drawer";
 
-    public override double Reward(TaskState state) =>
-        (0.3 * Closeness(state.Hand.DistanceTo(state.Object), 0.1)) + (0.7 * Closeness(state.Object.DistanceTo(state.Goal), 0.1));
+    protected override string Knob => "drawer_knob";
 
-    public override bool Success(TaskState state) => state.Object.DistanceTo(state.Goal) < 0.03;
+    protected override (Vec3 Low, Vec3 High) FixtureRange => (new(-0.1, 0.85, 0), new(0.1, 0.95, 0));
 
-    public override IScriptedPolicy ScriptedPolicy() => new GraspPolicy();
+    protected override Vec3 KnobAt(Vec3 fixture, double travel) => new(fixture.X, fixture.Y - KnobOffset - travel, KnobHeight);
 }

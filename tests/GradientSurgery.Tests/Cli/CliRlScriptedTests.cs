@@ -37,7 +37,7 @@ public sealed class CliRlScriptedTests : IDisposable
         var (code, _, error) = GsurgConsole.Run("rl", "scripted", "--suite", "manipulation", "--episodes", "2", "--out", _directory);
         Assert.True(code == GsurgApp.Success, error);
         var rows = File.ReadAllLines(Path.Combine(_directory, "scripted.csv")).Skip(1).Select(l => l.Split(',')).ToArray();
-        Assert.Equal(["reach", "push", "pick-place", "drawer-open", "drawer-close"], rows.Select(r => r[0]));
+        Assert.Equal(["reach", "push", "pick-place", "drawer-open", "drawer-close", "window-open", "window-close"], rows.Select(r => r[0]));
         Assert.All(rows, r => Assert.Equal("1", r[1]));
         Assert.True(File.Exists(Path.Combine(_directory, "trajectories-push.png")));
     }
