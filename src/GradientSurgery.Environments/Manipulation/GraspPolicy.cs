@@ -8,7 +8,7 @@ namespace GradientSurgery.Environments.Manipulation;
 /// lifted or slid along the table, as the goal's height says). If the fingers close on nothing, it opens them and starts
 /// over.
 /// </summary>
-internal sealed class GraspPolicy : IScriptedPolicy
+internal class GraspPolicy : IScriptedPolicy
 {
     /// <summary>How far below the object's centre the hand (the pads' lower edge) goes to grasp it.</summary>
     public const float GraspDepth = 0.016f;
@@ -30,7 +30,7 @@ internal sealed class GraspPolicy : IScriptedPolicy
             // Nothing between the fingers (it slipped out, or the grasp missed): open them where the hand is, and start over.
             (tx, ty, tz, grip) = (hx, hy, hz, -1f);
         }
-        else if (offset > 0.015f && opening > 0.9f)
+        else if (offset > 0.008f && opening > 0.9f)
         {
             // Above the object first (rising before travelling when low), fingers open.
             (tz, grip) = (oz + Hover, -1f);
@@ -43,18 +43,24 @@ internal sealed class GraspPolicy : IScriptedPolicy
         {
             (tz, grip) = (graspHeight, -1f);
         }
-        else if (MathF.Abs(opening - openingBefore) > 0.01f)
+        else if (opening > 0.9f || opening < openingBefore - 0.01f)
         {
+            // Arrived with the fingers open, or they are still closing: hold still until they have stopped. (Only closing
+            // counts: fingers squeezing an object chatter by a few hundredths, which must not hold the hand forever.)
             (tx, ty, tz, grip) = (hx, hy, hz, 1f);
         }
         else
         {
             // Carry at half speed, so that the object keeps up with the hand instead of slipping out.
-            (tx, ty, tz, grip, speed) = (gx, gy, gz - GraspDepth, 1f, 0.5f);
+            ((tx, ty, tz), grip, speed) = (CarryTarget(o), 1f, 0.5f);
         }
         action[0] = Math.Clamp(100 * (tx - hx), -speed, speed);
         action[1] = Math.Clamp(100 * (ty - hy), -speed, speed);
         action[2] = Math.Clamp(100 * (tz - hz), -speed, speed);
         action[3] = grip;
     }
+
+    /// <summary>Where the hand goes while it holds the object: by default straight to where the object is at the goal.</summary>
+    protected virtual (float X, float Y, float Z) CarryTarget(ReadOnlySpan<float> o) =>
+        (o[ManipulationEnvironment.GoalIndex], o[ManipulationEnvironment.GoalIndex + 1], o[ManipulationEnvironment.GoalIndex + 2] - GraspDepth);
 }

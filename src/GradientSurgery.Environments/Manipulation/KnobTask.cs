@@ -3,15 +3,15 @@ using GradientSurgery.Environments.MuJoCo;
 namespace GradientSurgery.Environments.Manipulation;
 
 /// <summary>
-/// A task on a fixture with a sliding part moved by its knob (a drawer, a window): the fixture is a mocap body placed per
+/// A task on a fixture with a sliding part moved by its knob (a drawer, a window, a door): the fixture is a mocap body placed per
 /// episode, the part starts at one end of its joint and the goal is where the knob is at the other. Reward
 /// 0.3 (1 − tanh(‖hand − knob‖ / 0.1)) + 0.7 (1 − tanh(‖knob − goal‖ / 0.1)); success: the knob within 3 cm of the goal.
 /// </summary>
 /// <param name="opens">Whether the part starts closed and must be opened (else it starts open and must be closed).</param>
 internal abstract class KnobTask(bool opens) : ManipulationTask
 {
-    /// <summary>How far the part is moved between closed and open (m).</summary>
-    public const double Travel = 0.15;
+    /// <summary>How far the part is moved between closed and open (m, or radians for a hinge).</summary>
+    protected virtual double Travel => 0.15;
 
     /// <summary>Whether the part starts closed and must be opened.</summary>
     protected bool Opens => opens;
@@ -31,7 +31,7 @@ internal abstract class KnobTask(bool opens) : ManipulationTask
     /// <summary>Where the knob is with the fixture at <paramref name="fixture"/> and the part moved <paramref name="travel"/> along its joint.</summary>
     protected abstract Vec3 KnobAt(Vec3 fixture, double travel);
 
-    public sealed override IReadOnlyList<string> TrackedBodies => [Knob];
+    public override IReadOnlyList<string> TrackedBodies => [Knob];
 
     public sealed override Vec3 Place(SplitMix64 random, MjModel model, MjData data)
     {
@@ -46,5 +46,5 @@ internal abstract class KnobTask(bool opens) : ManipulationTask
 
     public sealed override bool Success(TaskState state) => state.Object.DistanceTo(state.Goal) < 0.03;
 
-    public sealed override IScriptedPolicy ScriptedPolicy() => new GraspPolicy();
+    public override IScriptedPolicy ScriptedPolicy() => new GraspPolicy();
 }

@@ -22,6 +22,13 @@ internal static class ManipulationScene
     /// <summary>How far each finger's slide joint can travel toward the other (m).</summary>
     public const double FingerTravel = 0.03;
 
+    /// <summary>
+    /// The fingers' joint damping (N s/m): their servo's 10 N then closes them at most 0.7 m/s, under 2 mm per physics
+    /// step, so that a pad cannot pass through a thin handle between two steps (at 5 N s/m a fast pad tunnelled
+    /// through the door's handle).
+    /// </summary>
+    public const double FingerDamping = 15;
+
     /// <summary>The complete model of a task: the shared scene with <paramref name="worldBodies"/> (MJCF elements inside worldbody) added.</summary>
     public static string Xml(string name, string worldBodies, string extra = "") => string.Create(CultureInfo.InvariantCulture, $"""
         <mujoco model="gsurg-{name}">
@@ -40,11 +47,11 @@ internal static class ManipulationScene
               <joint name="hand" type="free" damping="5"/>
               <geom name="palm" type="box" size="{FingerOpen + 0.012} 0.015 0.01" pos="0 0 0.065" mass="0.5" rgba=".3 .3 .35 1"/>
               <body name="left_finger" pos="{-FingerOpen - 0.004} 0 0.025">
-                <joint name="left_finger" type="slide" axis="1 0 0" range="0 {FingerTravel}" damping="5"/>
+                <joint name="left_finger" type="slide" axis="1 0 0" range="0 {FingerTravel}" damping="{FingerDamping}"/>
                 <geom name="left_pad" type="box" size="0.004 0.012 0.025" mass="0.02" rgba=".2 .2 .2 1"/>
               </body>
               <body name="right_finger" pos="{FingerOpen + 0.004} 0 0.025">
-                <joint name="right_finger" type="slide" axis="-1 0 0" range="0 {FingerTravel}" damping="5"/>
+                <joint name="right_finger" type="slide" axis="-1 0 0" range="0 {FingerTravel}" damping="{FingerDamping}"/>
                 <geom name="right_pad" type="box" size="0.004 0.012 0.025" mass="0.02" rgba=".2 .2 .2 1"/>
               </body>
             </body>
