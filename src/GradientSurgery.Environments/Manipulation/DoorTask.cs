@@ -2,8 +2,9 @@ namespace GradientSurgery.Environments.Manipulation;
 
 /// <summary>
 /// door-open: a cupboard (20 × 20 × 25 cm) whose door (20 × 25 cm) swings toward the hand on a damped vertical hinge
-/// at its left edge (up to 100°), with an upright bar handle (a capsule, 7.4 cm tall, on a bracket below the fingers'
-/// reach) 5 cm in front of the door near its free edge, 12 cm above the table. The hinge is drawn per episode from
+/// at its left edge (up to 100°), with a handle (3 × 2.4 × 4 cm) 5 cm in front of the door near its free edge, 12 cm
+/// above the table, on a vertical pivot (a weak spring keeps it square to the door; held, it stays square to the
+/// fingers as the door swings). The hinge is drawn per episode from
 /// x ∈ [−0.2, −0.1], y ∈ [0.8, 0.9]; the door starts closed and the goal is the handle with the door open 60° (see
 /// <see cref="KnobTask"/> for the reward and the success criterion).
 /// </summary>
@@ -64,9 +65,9 @@ internal sealed class DoorTask() : KnobTask(opens: true)
         ((x * Math.Cos(angle)) - (y * Math.Sin(angle)), (x * Math.Sin(angle)) + (y * Math.Cos(angle)));
 
     /// <summary>
-    /// Grasps the handle, then carries it along the door's arc: the handle's orientation (the door's, in the observation)
-    /// gives the hinge-to-handle direction, and the hand moves along its perpendicular, a step at most as long as the
-    /// distance left to the goal. (The capsule turns freely between the pads as the door swings.)
+    /// Grasps the handle, then carries it along the door's arc: the door's orientation (the second body in the
+    /// observation) gives the hinge-to-handle direction, and the hand moves along its perpendicular until the door is at
+    /// the goal's angle. (The handle turns on its pivot between the pads as the door swings.)
     /// </summary>
     private sealed class Scripted : GraspPolicy
     {
@@ -76,10 +77,11 @@ internal sealed class DoorTask() : KnobTask(opens: true)
             var yaw = 2 * Math.Atan2(o[q + 3], o[q]);
             var (rx, ry) = Rotate(HandleX, HandleY, yaw);
             var radius = Math.Sqrt((rx * rx) + (ry * ry));
-            var (ox, oy, oz) = (o[ManipulationEnvironment.ObjectIndex], o[ManipulationEnvironment.ObjectIndex + 1], o[ManipulationEnvironment.ObjectIndex + 2]);
-            var (gx, gy) = (o[ManipulationEnvironment.GoalIndex], o[ManipulationEnvironment.GoalIndex + 1]);
-            var step = Math.Min(0.03, Math.Sqrt(((gx - ox) * (gx - ox)) + ((gy - oy) * (gy - oy))));
-            return ((float)(ox + (step * ry / radius)), (float)(oy - (step * rx / radius)), oz - GraspDepth);
+            // Along the arc toward the goal's angle (back again after an overshoot), at most 3 mm a step: the hand
+            // leads the handle it drags, so the step is taken from the hand.
+            var step = Math.Clamp((GoalAngle + yaw) * radius, -0.003, 0.003);
+            var oz = o[ManipulationEnvironment.ObjectIndex + 2];
+            return ((float)(o[0] + (step * ry / radius)), (float)(o[1] - (step * rx / radius)), oz - GraspDepth);
         }
     }
 }
