@@ -6,7 +6,7 @@ namespace GradientSurgery.Environments.Manipulation;
 /// </summary>
 public static class ManipulationSuite
 {
-    private static readonly Func<ManipulationTask>[] Tasks = [() => new ReachTask(), () => new PushTask(), () => new PickPlaceTask(), () => new DrawerTask(open: true), () => new DrawerTask(open: false), () => new WindowTask(open: true), () => new WindowTask(open: false), () => new ButtonTask(), () => new DoorTask()];
+    private static readonly Func<ManipulationTask>[] Tasks = [() => new ReachTask(), () => new PushTask(), () => new PickPlaceTask(), () => new DrawerTask(open: true), () => new DrawerTask(open: false), () => new WindowTask(open: true), () => new WindowTask(open: false), () => new ButtonTask(), () => new DoorTask(), () => new PegInsertTask()];
 
     /// <summary>The suite's descriptor.</summary>
     /// <exception cref="MuJoCo.MuJoCoUnavailableException">MuJoCo 2.2.2 is not installed.</exception>
