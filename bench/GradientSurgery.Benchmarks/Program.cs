@@ -9,8 +9,9 @@ using GradientSurgery.Benchmarks;
 //                                                                   breakdown [--tasks 40] [--steps 20] [--out docs/bench]
 //                                                                   soak [--steps 10000] [--out docs/bench]
 //                                                                   conv [--steps 30] [--warmup 5] [--threads 2] [--out docs/bench]
+//                                                                   env [--steps 10000] [--repeats 5] [--out docs/bench]
 //                                                                   micro [BenchmarkDotNet arguments]
-const string Usage = "usage: step [--tasks 2,10,40] [--steps 30] [--warmup 5] [--out DIR] | breakdown [--tasks 40] [--steps 20] [--out DIR] | soak [--steps 10000] [--out DIR] | conv [--steps 30] [--warmup 5] [--threads 2] [--out DIR] | micro [BenchmarkDotNet options] | memory --tasks T --mode M [--steps 20]";
+const string Usage = "usage: step [--tasks 2,10,40] [--steps 30] [--warmup 5] [--out DIR] | breakdown [--tasks 40] [--steps 20] [--out DIR] | soak [--steps 10000] [--out DIR] | conv [--steps 30] [--warmup 5] [--threads 2] [--out DIR] | env [--steps 10000] [--repeats 5] [--out DIR] | micro [BenchmarkDotNet options] | memory --tasks T --mode M [--steps 20]";
 if (args.Length == 0)
 {
     Console.Error.WriteLine(Usage);
@@ -42,6 +43,8 @@ try
         case "conv":
             ConvolutionBenchmark.Run(Int("--steps", 30), Int("--warmup", 5), Int("--threads", 2), Option("--out", "docs/bench"));
             return 0;
+        case "env":
+            return EnvironmentBenchmark.Run(Int("--steps", 10_000), Int("--repeats", 5), Option("--out", "docs/bench"));
         case "memory":
             StepBenchmark.MemoryProbe(Int("--tasks", 2), (StepMode)Int("--mode", 1), Int("--steps", 20));
             return 0;

@@ -36,8 +36,9 @@ public sealed class ManipulationEnvironment : IEnvironment, ITrackedEnvironment
 
     internal const int HandIndex = 0, GripperIndex = 3, ObjectIndex = 4, SecondObjectIndex = 11, FrameLength = 18, GoalIndex = 36;
 
-    private static readonly Vec3 WorkspaceLow = new(-0.5, 0.35, 0.005);
-    private static readonly Vec3 WorkspaceHigh = new(0.5, 1.0, 0.5);
+    // Internal so that the environment benchmark can replay the same hand-target path on raw physics.
+    internal static readonly Vec3 WorkspaceLow = new(-0.5, 0.35, 0.005);
+    internal static readonly Vec3 WorkspaceHigh = new(0.5, 1.0, 0.5);
 
     private readonly ManipulationTask _task;
     private readonly MjModel _model;
@@ -74,6 +75,9 @@ public sealed class ManipulationEnvironment : IEnvironment, ITrackedEnvironment
 
     /// <inheritdoc />
     public EnvironmentSpec Spec { get; }
+
+    /// <summary>The simulation (and through it the model), for the benchmark's raw-physics replay and the memory tests.</summary>
+    internal MjData Data => _data;
 
     /// <summary>Episodes ended early because MuJoCo flagged the simulation as unstable.</summary>
     public int UnstableEpisodes { get; private set; }
