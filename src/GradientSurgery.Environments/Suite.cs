@@ -80,7 +80,7 @@ public sealed class Suite
     public static Suite Find(string name) => name.Trim().ToLowerInvariant() switch
     {
         "pointmass" => PointMassSuite.Create(),
-        "manipulation" => ManipulationSuite.Create(),
-        _ => throw new ArgumentException($"Unknown suite '{name}'. Known suites: pointmass, manipulation (MuJoCo)."),
+        "mt10" => ManipulationSuite.Create(),
+        _ => throw new ArgumentException($"Unknown suite '{name}'. Known suites: pointmass, mt10 (MuJoCo)."),
     };
 }

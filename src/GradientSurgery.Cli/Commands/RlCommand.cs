@@ -11,7 +11,7 @@ namespace GradientSurgery.Cli.Commands;
 /// <summary><c>gsurg rl …</c>: multi-task reinforcement learning. <c>rl scripted</c> runs each task's hand-written controller.</summary>
 internal static class RlCommand
 {
-    public static Command Create(IAnsiConsole console) => new("rl", "Multi-task reinforcement learning on the environment suites (pointmass, manipulation).")
+    public static Command Create(IAnsiConsole console) => new("rl", "Multi-task reinforcement learning on the environment suites (pointmass, mt10).")
     {
         Scripted(console),
     };
@@ -20,7 +20,7 @@ internal static class RlCommand
     {
         var suite = new Option<string>("--suite")
         {
-            Description = "The suite whose tasks to run: pointmass (4 goals on a circle) or manipulation (MuJoCo 2.2.2: reach, push, pick-place, drawer-open, drawer-close, window-open and window-close so far, on the way to the ten tasks of Meta-World MT10).",
+            Description = "The suite whose tasks to run: pointmass (4 goals on a circle) or mt10 (MuJoCo 2.2.2: ten manipulation tasks in the spirit of Meta-World MT10).",
             DefaultValueFactory = _ => "pointmass",
         };
         var episodes = CommonOptions.PositiveInt("--episodes", "Episodes per task (default 20).");

@@ -1,12 +1,13 @@
 namespace GradientSurgery.Environments.Manipulation;
 
 /// <summary>
-/// The scripted policy of the tasks that take hold of their object (the block, a drawer's or a window's handle), as
-/// Meta-World's own scripted policies do: hover above the object with the fingers open, come down around it, close
-/// them, wait until they stop (an object held across a corner stops them wider than one held by its faces), then
-/// carry it to the goal at half speed — which the object's joint turns into the right path (a drawer slides, a block is
-/// lifted or slid along the table, as the goal's height says). If the fingers close on nothing, it opens them and starts
-/// over.
+/// The scripted policy of the tasks that take hold of their object (the block, the peg, a drawer's, window's or door's
+/// handle), as Meta-World's own scripted policies do: hover above the object with the fingers open (re-centring when
+/// more than 8 mm off), come down around it, close them and hold still while they are still closing, then carry it at
+/// half speed to where <see cref="CarryTarget"/> says — by default straight to the goal, which the object's joint turns
+/// into the right path (a drawer slides, a block is lifted or slid along the table, as the goal's height says). If the
+/// fingers close on nothing, it opens them and starts over. (Fingers squeezing an object chatter, and one that turns in
+/// them pushes them apart; neither is taken for a lost grasp.)
 /// </summary>
 internal class GraspPolicy : IScriptedPolicy
 {
@@ -21,11 +22,10 @@ internal class GraspPolicy : IScriptedPolicy
         var opening = o[ManipulationEnvironment.GripperIndex];
         var openingBefore = o[ManipulationEnvironment.FrameLength + ManipulationEnvironment.GripperIndex];
         var (ox, oy, oz) = (o[ManipulationEnvironment.ObjectIndex], o[ManipulationEnvironment.ObjectIndex + 1], o[ManipulationEnvironment.ObjectIndex + 2]);
-        var (gx, gy, gz) = (o[ManipulationEnvironment.GoalIndex], o[ManipulationEnvironment.GoalIndex + 1], o[ManipulationEnvironment.GoalIndex + 2]);
         var offset = MathF.Sqrt(((hx - ox) * (hx - ox)) + ((hy - oy) * (hy - oy)));
         var graspHeight = oz - GraspDepth;
         float tx = ox, ty = oy, tz, grip, speed = 1f;
-        if (opening < 0.05f || opening > openingBefore + 0.05f)
+        if (opening < 0.05f)
         {
             // Nothing between the fingers (it slipped out, or the grasp missed): open them where the hand is, and start over.
             (tx, ty, tz, grip) = (hx, hy, hz, -1f);

@@ -1,8 +1,9 @@
 namespace GradientSurgery.Environments.Manipulation;
 
 /// <summary>
-/// The MuJoCo manipulation tasks built so far (reach, push, pick-place, drawer-open, drawer-close, window-open, window-close), on the way to the ten of Meta-World MT10. Needs MuJoCo
-/// 2.2.2 (<c>apt-get install libmujoco2.2.2</c>).
+/// <c>mt10</c>: ten MuJoCo manipulation tasks in the spirit of Meta-World MT10 (reach, push, pick-place, drawer-open,
+/// drawer-close, window-open, window-close, button-press-topdown, door-open, peg-insert-side), our own models and
+/// rewards on one table-and-gripper scene. Needs MuJoCo 2.2.2 (<c>apt-get install libmujoco2.2.2</c>).
 /// </summary>
 public static class ManipulationSuite
 {
@@ -14,7 +15,7 @@ public static class ManipulationSuite
     {
         MuJoCo.MuJoCoLibrary.EnsureAvailable();
         return new Suite(
-            "manipulation",
+            "mt10",
             [.. Tasks.Select(t => t().Name)],
             task => new ManipulationEnvironment(Tasks[task]()),
             (task, _) => Tasks[task]().ScriptedPolicy());

@@ -27,7 +27,7 @@ public readonly record struct Vec3(double X, double Y, double Z)
 /// <param name="Object">The main object's position (the hand's own position for a task without one).</param>
 /// <param name="Goal">The episode's goal.</param>
 /// <param name="Data">The simulation, for tasks that read joints (doors, drawers).</param>
-internal sealed record TaskState(Vec3 Hand, double GripperOpening, Vec3 Object, Vec3 Goal, MjData Data);
+internal readonly record struct TaskState(Vec3 Hand, double GripperOpening, Vec3 Object, Vec3 Goal, MjData Data);
 
 /// <summary>
 /// One manipulation task: its bodies, how an episode places them and the goal, its dense reward in [0, 1], its success

@@ -34,10 +34,10 @@ public sealed class CliRlScriptedTests : IDisposable
     [GradientSurgery.Tests.Environments.MuJoCoFact]
     public void TheManipulationTasksAreSolvedAndDrawnFromTheSide()
     {
-        var (code, _, error) = GsurgConsole.Run("rl", "scripted", "--suite", "manipulation", "--episodes", "2", "--out", _directory);
+        var (code, _, error) = GsurgConsole.Run("rl", "scripted", "--suite", "mt10", "--episodes", "2", "--out", _directory);
         Assert.True(code == GsurgApp.Success, error);
         var rows = File.ReadAllLines(Path.Combine(_directory, "scripted.csv")).Skip(1).Select(l => l.Split(',')).ToArray();
-        Assert.Equal(["reach", "push", "pick-place", "drawer-open", "drawer-close", "window-open", "window-close"], rows.Select(r => r[0]));
+        Assert.Equal(["reach", "push", "pick-place", "drawer-open", "drawer-close", "window-open", "window-close", "button-press-topdown", "door-open", "peg-insert-side"], rows.Select(r => r[0]));
         Assert.All(rows, r => Assert.Equal("1", r[1]));
         Assert.True(File.Exists(Path.Combine(_directory, "trajectories-push.png")));
     }
@@ -47,7 +47,7 @@ public sealed class CliRlScriptedTests : IDisposable
     {
         var (code, _, error) = GsurgConsole.Run("rl", "scripted", "--suite", "mt99", "--out", _directory);
         Assert.Equal(GsurgApp.UsageError, code);
-        Assert.Equal("gsurg: Unknown suite 'mt99'. Known suites: pointmass, manipulation (MuJoCo).", error.Trim());
+        Assert.Equal("gsurg: Unknown suite 'mt99'. Known suites: pointmass, mt10 (MuJoCo).", error.Trim());
         Assert.Equal(GsurgApp.UsageError, GsurgConsole.Run("rl", "scripted", "--episodes", "0").Code);
     }
 

@@ -74,6 +74,41 @@ public sealed class ManipulationTests
     }
 
     [MuJoCoFact]
+    public void NoTaskIsSolvedByAnIdleHandAndEveryRewardStaysInItsBounds()
+    {
+        // A success criterion that an idle hand meets, or a reward outside [0, 1], would make a task meaningless to learn.
+        var suite = ManipulationSuite.Create();
+        for (var task = 0; task < suite.TaskNames.Count; task++)
+        {
+            using var environment = suite.Create(task);
+            var o = new float[ManipulationEnvironment.ObservationLength];
+            for (ulong seed = 0; seed < 3; seed++)
+            {
+                environment.Reset(seed, o);
+                for (var t = 0; t < 100; t++)
+                {
+                    var result = environment.Step([0f, 0f, 0f, -1f], o);
+                    Assert.False(result.Success, $"{suite.TaskNames[task]}, seed {seed}, step {t}: solved by an idle hand");
+                    Assert.InRange(result.Reward, 0.0, 1.0);
+                    Assert.All(o, v => Assert.True(float.IsFinite(v)));
+                }
+            }
+        }
+    }
+
+    [MuJoCoFact]
+    public void EveryTaskReplaysBitForBitFromItsSeed()
+    {
+        var suite = ManipulationSuite.Create();
+        float[] Actions(int t) => [MathF.Sin(0.3f * t), MathF.Cos(0.2f * t), -0.3f, t % 30 < 15 ? 1 : -1];
+        for (var task = 0; task < suite.TaskNames.Count; task++)
+        {
+            Assert.Equal(Run(suite, task, 11, 40, Actions), Run(suite, task, 11, 40, Actions));
+            Assert.NotEqual(Run(suite, task, 11, 0, Actions), Run(suite, task, 12, 0, Actions));
+        }
+    }
+
+    [MuJoCoFact]
     public void EveryScriptedPolicySolvesItsTaskOnAHandfulOfSeeds()
     {
         var results = ScriptedEvaluation.Run(ManipulationSuite.Create(), episodes: 4, seed: 2026, recorded: 0);
@@ -85,7 +120,7 @@ public sealed class ManipulationTests
     {
         if (MuJoCoLibrary.IsAvailable)
         {
-            Assert.Equal("manipulation", ManipulationSuite.Create().Name);
+            Assert.Equal("mt10", ManipulationSuite.Create().Name);
             return;
         }
         var error = Assert.Throws<MuJoCoUnavailableException>(ManipulationSuite.Create);
