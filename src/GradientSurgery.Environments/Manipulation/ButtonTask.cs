@@ -31,11 +31,7 @@ internal sealed class ButtonTask : ManipulationTask
         """;
 
     // The button sinks into the box: only its top should touch anything.
-    public override string Extra => """
-          <contact>
-            <exclude body1="button_box" body2="button"/>
-          </contact>
-        """;
+    public override string Extra => ExcludeContacts("button_box", "button");
 
     public override IReadOnlyList<string> TrackedBodies => ["button"];
 

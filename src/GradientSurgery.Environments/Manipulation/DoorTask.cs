@@ -34,11 +34,7 @@ internal sealed class DoorTask() : KnobTask(opens: true)
         """;
 
     // The door closes against the cupboard's front: that face should not hold it.
-    public override string Extra => """
-          <contact>
-            <exclude body1="door_frame" body2="door"/>
-          </contact>
-        """;
+    public override string Extra => ExcludeContacts("door_frame", "door");
 
     // The door's pose too: the handle turns on its pin as the door swings, so only the door's orientation gives the angle.
     public override IReadOnlyList<string> TrackedBodies => [Knob, "door"];

@@ -27,11 +27,7 @@ internal sealed class DrawerTask(bool open) : KnobTask(open)
         """;
 
     // The drawer lives inside the cabinet's box: only the knob and the drawer's front should touch anything.
-    public override string Extra => """
-          <contact>
-            <exclude body1="cabinet" body2="drawer"/>
-          </contact>
-        """;
+    public override string Extra => ExcludeContacts("cabinet", "drawer");
 
     protected override string Fixture => "cabinet";
 

@@ -65,6 +65,13 @@ internal abstract class ManipulationTask
     /// <summary>1 − tanh(d / scale): 1 at d = 0, falling smoothly, 0.24 at d = scale.</summary>
     protected static double Closeness(double distance, double scale) => 1 - Math.Tanh(distance / scale);
 
+    /// <summary>MJCF (for <see cref="Extra"/>) that turns off contacts between two bodies, e.g. a fixture and the part that moves inside it.</summary>
+    protected static string ExcludeContacts(string body1, string body2) => $"""
+          <contact>
+            <exclude body1="{body1}" body2="{body2}"/>
+          </contact>
+        """;
+
     /// <summary>Moves a mocap body (a fixture such as a cabinet) to <paramref name="position"/>.</summary>
     protected static void PlaceMocap(MjModel model, MjData data, string body, Vec3 position)
     {
