@@ -1,5 +1,6 @@
 using GradientSurgery;
 using GradientSurgery.Aggregation;
+using GradientSurgery.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,7 +12,8 @@ var x = randn(256, 8);
 var w = randn(8, 1);
 Tensor[] targets = [x.mm(w), -x.mm(w) + 0.5 * x.mm(randn(8, 1))];   // two tasks that pull apart
 
-var optimizer = optim.Adam(trunk.parameters().Concat(headParameters), lr: 1e-2);
+// torch.optim.Adam, bit for bit, minus a TorchSharp race (docs/troubleshooting.md); any TorchSharp optimizer works.
+var optimizer = new SafeAdam(trunk.parameters().Concat(headParameters), lr: 1e-2);
 var pcgrad = new PCGrad(seed: 0);
 
 for (var step = 1; step <= 300; step++)
