@@ -78,6 +78,9 @@ internal sealed class ParameterLayout
     /// <summary>Whether <paramref name="tensor"/> is on the shared parameters' device.</summary>
     public bool IsOnDevice(Tensor tensor) => SameDevice(tensor, Shared[0]);
 
+    /// <summary>The first of shared parameter <paramref name="k"/>'s columns in the task Jacobian.</summary>
+    public long Offset(int k) => _offsets[k];
+
     /// <summary>The columns of shared parameter <paramref name="k"/> in a P-vector (a view).</summary>
     public Tensor Slice(Tensor vector, int k) => vector.narrow(0, _offsets[k], Shared[k].numel());
 
