@@ -12,7 +12,7 @@ var w = randn(8, 1);
 Tensor[] targets = [x.mm(w), -x.mm(w) + 0.5 * x.mm(randn(8, 1))];
 
 var parameters = trunk.parameters().Concat(heads.SelectMany(h => h.parameters()));
-using var optimizer = new AggregationStep(new SafeAdam(parameters, lr: 1e-2), new PCGrad(seed: 0), trunk.parameters());
+using var optimizer = new AggregationStep(optim.Adam(parameters, lr: 1e-2), new PCGrad(seed: 0), trunk.parameters());
 double[]? first = null, last = null;
 for (var step = 1; step <= 200; step++)
 {

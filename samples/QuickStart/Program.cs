@@ -1,6 +1,5 @@
 using GradientSurgery;
 using GradientSurgery.Aggregation;
-using GradientSurgery.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -12,8 +11,7 @@ var x = randn(256, 8);
 var w = randn(8, 1);
 Tensor[] targets = [x.mm(w), -x.mm(w) + 0.5 * x.mm(randn(8, 1))];   // two tasks that pull apart
 
-// torch.optim.Adam, bit for bit, minus a TorchSharp race (docs/troubleshooting.md); any TorchSharp optimizer works.
-var optimizer = new SafeAdam(trunk.parameters().Concat(headParameters), lr: 1e-2);
+var optimizer = optim.Adam(trunk.parameters().Concat(headParameters), lr: 1e-2);
 var pcgrad = new PCGrad(seed: 0);
 
 for (var step = 1; step <= 300; step++)

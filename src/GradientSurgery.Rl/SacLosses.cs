@@ -1,4 +1,3 @@
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace GradientSurgery.Rl;
@@ -58,16 +57,13 @@ public static class SacLosses
             throw new ArgumentException($"The online network has {sources.Length} parameters, the target {destinations.Length}.", nameof(target));
         }
         using var _ = no_grad();
-        // Scalars held for the whole loop, as SafeAdam does (see docs/troubleshooting.md): this runs over every parameter at every update.
-        using var keep = (1 - tau).ToScalar();
-        using var blend = tau.ToScalar();
         for (var k = 0; k < sources.Length; k++)
         {
             if (!sources[k].shape.SequenceEqual(destinations[k].shape))
             {
                 throw new ArgumentException($"Parameter {k}: online shape [{string.Join(", ", sources[k].shape)}], target [{string.Join(", ", destinations[k].shape)}].", nameof(target));
             }
-            destinations[k].mul_(keep).add_(sources[k], alpha: blend);
+            destinations[k].mul_(1 - tau).add_(sources[k], alpha: tau);
         }
     }
 }

@@ -125,7 +125,7 @@ public sealed class MultiTaskTrainer<TModel>
             throw new ArgumentException($"The model has {model.TaskCount} heads but the data has {train.TaskCount} (train) and {test.TaskCount} (test) tasks.");
         }
         using var method = MethodCatalog.CreateStep(settings.Method, settings.Seed, new MethodSetup(
-            model.parameters(), model.SharedParameters, model.TaskCount, parameters => new SafeAdam(parameters, settings.LearningRate),
+            model.parameters(), model.SharedParameters, model.TaskCount, parameters => optim.Adam(parameters, settings.LearningRate),
             model.LastSharedLayerWeight, UncertaintyTaskKind.Classification));
         var history = new List<EpochMetrics>();
         var accumulator = new EpochAccumulator(model.TaskCount);
@@ -328,7 +328,7 @@ public sealed class MultiTaskTrainer<TModel>
         }
     }
 
-    // The step's optimizer is the SafeAdam that Train builds; its state goes into the checkpoint.
+    // The step's optimizer is the optim.Adam that Train builds; its state goes into the checkpoint.
     private static OptimizerHelper Adam(IMultiTaskStep method) => (OptimizerHelper)method.Optimizer;
 
     private static byte[] MethodState(IReadOnlyDictionary<string, byte[]> sections) =>

@@ -35,7 +35,7 @@ public static class SyntheticBenchmark
         manual_seed(seed);
         using var model = new SyntheticModel(config);
         using var training = MethodCatalog.CreateStep(method, seed, new MethodSetup(
-            model.parameters(), model.SharedParameters, config.Tasks, parameters => new SafeAdam(parameters, config.LearningRate),
+            model.parameters(), model.SharedParameters, config.Tasks, parameters => optim.Adam(parameters, config.LearningRate),
             model.LastSharedLayerWeight, UncertaintyTaskKind.Regression));
         var batches = new Generator((ulong)seed ^ 0x5EED_BA7C_0000_0001UL);
         var records = new List<SyntheticRecord>();

@@ -147,7 +147,7 @@ public static class ToyOptimizer
         var theta = new Parameter(tensor(new[] { start.X, start.Y }, dtype: ScalarType.Float64), requires_grad: true);
         var weighting = createWeighting(theta);
         var learnable = (weighting as ILearnableLossWeighting)?.parameters() ?? [];
-        using var optimizer = new LossWeightingStep(new SafeAdam([theta, .. learnable], learningRate), weighting);
+        using var optimizer = new LossWeightingStep(optim.Adam([theta, .. learnable], learningRate), weighting);
         var (bound1, bound2) = landscape.LossLowerBounds;
         Tensor[] ShiftedLosses()
         {
