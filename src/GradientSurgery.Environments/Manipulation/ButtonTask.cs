@@ -56,27 +56,12 @@ internal sealed class ButtonTask : ManipulationTask
 
         public void Act(ReadOnlySpan<float> o, Span<float> action)
         {
-            var (hx, hy, hz) = (o[0], o[1], o[2]);
             var (bx, by, bz) = (o[ManipulationEnvironment.ObjectIndex], o[ManipulationEnvironment.ObjectIndex + 1], o[ManipulationEnvironment.ObjectIndex + 2]);
-            var goalZ = o[ManipulationEnvironment.GoalIndex + 2];
-            var offset = MathF.Sqrt(((hx - bx) * (hx - bx)) + ((hy - by) * (hy - by)));
-            float tx = bx, ty = by, tz;
-            if (offset > 0.01f)
-            {
-                tz = bz + Hover;
-                if (hz < bz + Hover - 0.01f)
-                {
-                    (tx, ty) = (hx, hy);
-                }
-            }
-            else
-            {
-                // The pads' lower edge to where the pressed button's centre is: its top is then pressed below the goal.
-                tz = goalZ;
-            }
-            action[0] = Math.Clamp(100 * (tx - hx), -1, 1);
-            action[1] = Math.Clamp(100 * (ty - hy), -1, 1);
-            action[2] = Math.Clamp(100 * (tz - hz), -1, 1);
+            var offset = MathF.Sqrt(((o[0] - bx) * (o[0] - bx)) + ((o[1] - by) * (o[1] - by)));
+            // Once above the button: the pads' lower edge to where the pressed button's centre is, so that its top is
+            // pressed below the goal.
+            var target = offset > 0.01f ? HandControl.Above(o, bx, by, bz, Hover) : (bx, by, o[ManipulationEnvironment.GoalIndex + 2]);
+            HandControl.MoveToward(o, target, 1f, action);
             action[3] = 1;
         }
     }

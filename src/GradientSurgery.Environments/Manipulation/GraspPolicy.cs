@@ -32,12 +32,8 @@ internal class GraspPolicy : IScriptedPolicy
         }
         else if (offset > 0.008f && opening > 0.9f)
         {
-            // Above the object first (rising before travelling when low), fingers open.
-            (tz, grip) = (oz + Hover, -1f);
-            if (hz < oz + Hover - 0.01f)
-            {
-                (tx, ty) = (hx, hy);
-            }
+            // Above the object first, fingers open.
+            ((tx, ty, tz), grip) = (HandControl.Above(o, ox, oy, oz, Hover), -1f);
         }
         else if (hz > graspHeight + 0.006f && opening > 0.9f)
         {
@@ -54,9 +50,7 @@ internal class GraspPolicy : IScriptedPolicy
             // Carry at half speed, so that the object keeps up with the hand instead of slipping out.
             ((tx, ty, tz), grip, speed) = (CarryTarget(o), 1f, 0.5f);
         }
-        action[0] = Math.Clamp(100 * (tx - hx), -speed, speed);
-        action[1] = Math.Clamp(100 * (ty - hy), -speed, speed);
-        action[2] = Math.Clamp(100 * (tz - hz), -speed, speed);
+        HandControl.MoveToward(o, (tx, ty, tz), speed, action);
         action[3] = grip;
     }
 

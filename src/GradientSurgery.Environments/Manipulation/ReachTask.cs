@@ -30,10 +30,7 @@ internal sealed class ReachTask : ManipulationTask
         public void Act(ReadOnlySpan<float> observation, Span<float> action)
         {
             var e = ManipulationEnvironment.GoalIndex;
-            for (var i = 0; i < 3; i++)
-            {
-                action[i] = Math.Clamp(100 * (observation[e + i] - observation[i]), -1, 1);
-            }
+            HandControl.MoveToward(observation, (observation[e], observation[e + 1], observation[e + 2]), 1f, action);
             action[3] = -1;
         }
     }
