@@ -117,15 +117,7 @@ public sealed class MultiTaskBackward : IDisposable
             gradientTime = clock.Elapsed;
             gramian = GradientChecks.FiniteGramian(jacobian, "the shared parameters");
             heads.EnsureFinite();
-            if (weighting is not null)
-            {
-                weights = weighting.Weights(new GramianContext(CheckedGramian.From(gramian), lossValues, conflictScope));
-                update = Jacobian.Combine(jacobian, weights);
-            }
-            else
-            {
-                update = CheckedShape(Aggregator.Aggregate(jacobian));
-            }
+            (update, weights) = JacobianAggregation.Apply(Aggregator, jacobian, gramian, lossValues);
         }
         var conflicts = ConflictReport.FromGramian(gramian);
         _layout.AccumulateShared(update);
@@ -152,13 +144,4 @@ public sealed class MultiTaskBackward : IDisposable
         return transformed;
     }
 
-    private Tensor CheckedShape(Tensor update)
-    {
-        if (update.dim() != 1 || update.shape[0] != _layout.SharedSize)
-        {
-            throw new InvalidOperationException(
-                $"{Aggregator.GetType().Name} returned shape {Jacobian.ShapeText(update)}; expected [{_layout.SharedSize}].");
-        }
-        return update;
-    }
 }

@@ -99,6 +99,9 @@ public sealed class SamplePartitionedJacobian : IDisposable
     /// <summary>P, the Jacobian's width.</summary>
     public long ParameterCount => _layout.SharedSize;
 
+    /// <summary>The columns' layout, for writing an update of the parameters back to <c>.grad</c>.</summary>
+    internal ParameterLayout Layout => _layout;
+
     /// <summary>Backward passes the last <see cref="Compute"/> ran: 1 when every parameter went through the one-pass route, plus one per non-empty task for the fallback.</summary>
     public int LastBackwardPasses { get; private set; }
 
