@@ -21,6 +21,9 @@ public sealed class VectorEnvironment : IDisposable
     private readonly int[] _tasks;
     private readonly double[] _runningReturns;
     private readonly bool[] _runningSuccesses;
+    private readonly ulong[] _currentEpisodeSeeds;
+    private readonly float[][] _episodeActions;
+    private readonly int[] _episodeSteps;
     private readonly int _parallelism;
     private bool _started;
 
@@ -68,6 +71,9 @@ public sealed class VectorEnvironment : IDisposable
         EpisodeSuccesses = new bool[Count];
         _runningReturns = new double[Count];
         _runningSuccesses = new bool[Count];
+        _currentEpisodeSeeds = new ulong[Count];
+        _episodeActions = [.. _environments.Select(e => new float[e.Spec.EpisodeLength * ActionSize])];
+        _episodeSteps = new int[Count];
         _parallelism = maxParallelism ?? Environment.ProcessorCount;
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_parallelism, nameof(maxParallelism));
     }
@@ -142,7 +148,9 @@ public sealed class VectorEnvironment : IDisposable
         Run(i =>
         {
             var row = Observations.AsSpan(i * ObservationSize, ObservationSize);
-            var result = _environments[i].Step(actions.AsSpan(i * ActionSize, ActionSize), row);
+            var action = actions.AsSpan(i * ActionSize, ActionSize);
+            var result = _environments[i].Step(action, row);
+            action.CopyTo(_episodeActions[i].AsSpan(_episodeSteps[i]++ * ActionSize));
             (Rewards[i], Terminated[i], Truncated[i], Success[i]) = (result.Reward, result.Terminated, result.Truncated, result.Success);
             _runningReturns[i] += result.Reward;
             _runningSuccesses[i] |= result.Success;
@@ -164,10 +172,89 @@ public sealed class VectorEnvironment : IDisposable
         }
     }
 
+    /// <summary>
+    /// Writes where every environment is: its episode-seed generator, the seed of its running episode and the actions
+    /// taken in it, so that <see cref="LoadState"/> puts each environment back into the same state, bit for bit, on a
+    /// vector built the same way (an environment's state is a function of its seed and actions).
+    /// </summary>
+    /// <exception cref="InvalidOperationException"><see cref="Reset"/> was not called.</exception>
+    public void SaveState(BinaryWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        if (!_started)
+        {
+            throw new InvalidOperationException("Call Reset before saving the vector's state.");
+        }
+        writer.Write(Count);
+        for (var i = 0; i < Count; i++)
+        {
+            writer.Write(_environments[i].Spec.TaskName);
+            writer.Write(_episodeSeeds[i].State);
+            writer.Write(_currentEpisodeSeeds[i]);
+            writer.Write(_episodeSteps[i]);
+            foreach (var value in _episodeActions[i].AsSpan(0, _episodeSteps[i] * ActionSize))
+            {
+                writer.Write(value);
+            }
+        }
+    }
+
+    /// <summary>Restores what <see cref="SaveState"/> wrote: each environment is reset with its episode's seed and replays that episode's actions.</summary>
+    /// <exception cref="InvalidDataException">The state belongs to a vector of other environments, or is malformed.</exception>
+    public void LoadState(BinaryReader reader)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        var count = reader.ReadInt32();
+        if (count != Count)
+        {
+            throw new InvalidDataException($"The saved vector has {count} environments; this one has {Count}.");
+        }
+        for (var i = 0; i < Count; i++)
+        {
+            var task = reader.ReadString();
+            if (task != _environments[i].Spec.TaskName)
+            {
+                throw new InvalidDataException($"Saved environment {i} is task {task}; this vector's is {_environments[i].Spec.TaskName}.");
+            }
+            _episodeSeeds[i].State = reader.ReadUInt64();
+            var seed = reader.ReadUInt64();
+            var steps = reader.ReadInt32();
+            if (steps < 0 || steps >= _environments[i].Spec.EpisodeLength)
+            {
+                throw new InvalidDataException($"Saved environment {i} ({task}) is at step {steps} of an episode of {_environments[i].Spec.EpisodeLength}.");
+            }
+            var row = Observations.AsSpan(i * ObservationSize, ObservationSize);
+            _environments[i].Reset(seed, row);
+            (_currentEpisodeSeeds[i], _runningReturns[i], _runningSuccesses[i]) = (seed, 0, false);
+            var history = _episodeActions[i];
+            for (var k = 0; k < steps * ActionSize; k++)
+            {
+                history[k] = reader.ReadSingle();
+            }
+            for (var step = 0; step < steps; step++)
+            {
+                var result = _environments[i].Step(history.AsSpan(step * ActionSize, ActionSize), row);
+                if (result.Done)
+                {
+                    throw new InvalidDataException($"Saved environment {i} ({task}): its episode ends at replayed step {step}, before the saved position {steps}.");
+                }
+                _runningReturns[i] += result.Reward;
+                _runningSuccesses[i] |= result.Success;
+            }
+            _episodeSteps[i] = steps;
+        }
+        Array.Clear(Rewards);
+        Array.Clear(Terminated);
+        Array.Clear(Truncated);
+        Array.Clear(Success);
+        _started = true;
+    }
+
     private void StartEpisode(int i)
     {
-        _environments[i].Reset(_episodeSeeds[i].NextUInt64(), Observations.AsSpan(i * ObservationSize, ObservationSize));
-        (_runningReturns[i], _runningSuccesses[i]) = (0, false);
+        _currentEpisodeSeeds[i] = _episodeSeeds[i].NextUInt64();
+        _environments[i].Reset(_currentEpisodeSeeds[i], Observations.AsSpan(i * ObservationSize, ObservationSize));
+        (_runningReturns[i], _runningSuccesses[i], _episodeSteps[i]) = (0, false, 0);
     }
 
     private void Run(Action<int> body)

@@ -1,14 +1,14 @@
 using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace GradientSurgery.Rl;
 
 /// <summary>
-/// SAC's policy (Haarnoja et al. 2018): an MLP gives the mean μ and log standard deviation of a Gaussian over u, and the
-/// action is a = tanh(u), in (−1, 1)ᴬ. Sampling is reparameterised (u = μ + σ ε), so the actor's loss back-propagates
-/// through the action; the log-probability carries the change of variables of the tanh (the paper's appendix C):
-/// log π(a|s) = Σᵢ [log 𝒩(uᵢ; μᵢ, σᵢ) − log(1 − tanh²(uᵢ))].
+/// SAC's policy (Haarnoja et al. 2018): a network gives the mean μ and log standard deviation of a Gaussian over u, and
+/// the action is a = tanh(u), in (−1, 1)ᴬ. Sampling is reparameterised (u = μ + σ ε), so the actor's loss
+/// back-propagates through the action; the log-probability carries the change of variables of the tanh (the paper's
+/// appendix C): log π(a|s) = Σᵢ [log 𝒩(uᵢ; μᵢ, σᵢ) − log(1 − tanh²(uᵢ))]. Multi-task: each row is acted on for its task,
+/// through a <see cref="MultiTaskMlp"/> with 2|A| outputs (μ, then log σ).
 /// </summary>
 /// <remarks>
 /// log(1 − tanh²(u)) is computed as 2 (log 2 − u − softplus(−2u)), which is exact and stays finite where tanh(u)
@@ -16,26 +16,18 @@ namespace GradientSurgery.Rl;
 /// The log standard deviation is clamped to [−20, 2], as in the SAC reference implementation, so that σ neither
 /// vanishes nor explodes early in training.
 /// </remarks>
-public sealed class SquashedGaussianActor : nn.Module<Tensor, Tensor>
+public sealed class SquashedGaussianActor : nn.Module<Tensor, Tensor, Tensor>
 {
     /// <summary>The bounds of the log standard deviation.</summary>
     public const double LogStdMin = -20, LogStdMax = 2;
 
-    private readonly Sequential _trunk;
-    private readonly Linear _mean;
-    private readonly Linear _logStd;
+    private readonly MultiTaskMlp _body;
 
-    /// <summary>An actor for observations of <paramref name="observationSize"/> entries and actions of <paramref name="actionSize"/>.</summary>
-    public SquashedGaussianActor(int observationSize, int actionSize, IReadOnlyList<int> hidden) : base(nameof(SquashedGaussianActor))
+    /// <summary>An actor for <paramref name="taskCount"/> tasks with observations of <paramref name="observationSize"/> entries and actions of <paramref name="actionSize"/>.</summary>
+    public SquashedGaussianActor(NetworkSharing sharing, int taskCount, int observationSize, int actionSize, IReadOnlyList<int> hidden) : base(nameof(SquashedGaussianActor))
     {
-        ArgumentNullException.ThrowIfNull(hidden);
-        if (hidden.Count == 0)
-        {
-            throw new ArgumentException("The actor needs at least one hidden layer.", nameof(hidden));
-        }
-        _trunk = Mlp.Create(observationSize, hidden.SkipLast(1).ToArray(), hidden[^1]);
-        _mean = nn.Linear(hidden[^1], actionSize);
-        _logStd = nn.Linear(hidden[^1], actionSize);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(actionSize);
+        _body = new MultiTaskMlp(sharing, taskCount, observationSize, hidden, 2 * actionSize);
         ActionSize = actionSize;
         RegisterComponents();
     }
@@ -43,20 +35,28 @@ public sealed class SquashedGaussianActor : nn.Module<Tensor, Tensor>
     /// <summary>Entries of an action.</summary>
     public int ActionSize { get; }
 
-    /// <summary>The deterministic action tanh(μ) (SAC's evaluation action).</summary>
-    public override Tensor forward(Tensor observations)
+    /// <summary>The deterministic action tanh(μ) of each row for its task (SAC's evaluation action).</summary>
+    public override Tensor forward(Tensor observations, Tensor taskIds)
     {
-        var (mean, _) = Distribution(observations);
+        var (mean, _) = Distribution(observations, taskIds);
         return mean.tanh();
     }
 
-    /// <summary>A reparameterised sample a = tanh(μ + σ ε) and its log-probability [batch].</summary>
+    /// <summary>A reparameterised sample a = tanh(μ + σ ε) and its log-probability [batch], with ε drawn from <paramref name="generator"/>.</summary>
     /// <param name="observations">[batch, observation size].</param>
+    /// <param name="taskIds">[batch], int64.</param>
     /// <param name="generator">The noise's generator (a seeded one makes the run reproducible).</param>
-    public (Tensor Action, Tensor LogProbability) Sample(Tensor observations, Generator? generator = null)
+    public (Tensor Action, Tensor LogProbability) Sample(Tensor observations, Tensor taskIds, Generator? generator = null)
     {
-        var (mean, logStd) = Distribution(observations);
-        var noise = randn(mean.shape, dtype: mean.dtype, device: mean.device, generator: generator);
+        ArgumentNullException.ThrowIfNull(observations);
+        var noise = randn([observations.shape[0], ActionSize], dtype: observations.dtype, device: observations.device, generator: generator);
+        return Sample(observations, taskIds, noise);
+    }
+
+    /// <summary>The reparameterised sample a = tanh(μ + σ ε) for given standard normal noise ε [batch, |A|], and its log-probability.</summary>
+    public (Tensor Action, Tensor LogProbability) Sample(Tensor observations, Tensor taskIds, Tensor noise)
+    {
+        var (mean, logStd) = Distribution(observations, taskIds);
         var u = mean + (logStd.exp() * noise);
         return (u.tanh(), LogProbability(u, mean, logStd));
     }
@@ -72,9 +72,9 @@ public sealed class SquashedGaussianActor : nn.Module<Tensor, Tensor>
         return (gaussian - squash).sum(-1);
     }
 
-    internal (Tensor Mean, Tensor LogStd) Distribution(Tensor observations)
+    internal (Tensor Mean, Tensor LogStd) Distribution(Tensor observations, Tensor taskIds)
     {
-        var features = nn.functional.relu(_trunk.call(observations));
-        return (_mean.call(features), _logStd.call(features).clamp(LogStdMin, LogStdMax));
+        var output = _body.call(observations, taskIds);
+        return (output[.., ..ActionSize], output[.., ActionSize..].clamp(LogStdMin, LogStdMax));
     }
 }

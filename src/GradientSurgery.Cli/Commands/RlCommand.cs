@@ -14,15 +14,13 @@ internal static class RlCommand
     public static Command Create(IAnsiConsole console) => new("rl", "Multi-task reinforcement learning on the environment suites (pointmass, mt10).")
     {
         Scripted(console),
+        RlTrainCommand.Train(console),
+        RlTrainCommand.Evaluate(console),
     };
 
     private static Command Scripted(IAnsiConsole console)
     {
-        var suite = new Option<string>("--suite")
-        {
-            Description = "The suite whose tasks to run: pointmass (4 goals on a circle) or mt10 (MuJoCo 2.2.2: ten manipulation tasks in the spirit of Meta-World MT10).",
-            DefaultValueFactory = _ => "pointmass",
-        };
+        var suite = RlTrainCommand.Suite();
         var episodes = CommonOptions.PositiveInt("--episodes", "Episodes per task (default 20).");
         var seed = CommonOptions.Seed();
         var output = CommonOptions.Out("runs/scripted-<timestamp>");

@@ -42,16 +42,17 @@ public sealed class SacNetworkTests
     public void SamplesAreBoundedReproducibleAndCarryTheGradientToTheActor()
     {
         manual_seed(3);
-        using var actor = new SquashedGaussianActor(observationSize: 5, actionSize: 2, hidden: [16, 16]);
+        using var actor = new SquashedGaussianActor(NetworkSharing.OneHot, taskCount: 3, observationSize: 5, actionSize: 2, hidden: [16, 16]);
         var observations = randn(64, 5);
-        var (action, logProbability) = actor.Sample(observations, new Generator(11));
+        var ids = arange(64) % 3;
+        var (action, logProbability) = actor.Sample(observations, ids, new Generator(11));
         Assert.Equal([64L, 2L], action.shape);
         Assert.Equal([64L], logProbability.shape);
         Assert.True((action.abs() < 1).all().item<bool>());
         Assert.True(logProbability.isfinite().all().item<bool>());
-        var (again, _) = actor.Sample(observations, new Generator(11));
+        var (again, _) = actor.Sample(observations, ids, new Generator(11));
         Assert.True((action == again).all().item<bool>());
-        Assert.True(actor.forward(observations).abs().max().item<float>() < 1);
+        Assert.True(actor.forward(observations, ids).abs().max().item<float>() < 1);
         (action.sum() - logProbability.mean()).backward();
         Assert.All(actor.parameters(), p => Assert.True(p.grad is { } g && g.abs().sum().item<float>() > 0, "every actor parameter gets a gradient"));
     }
@@ -60,34 +61,32 @@ public sealed class SacNetworkTests
     public void TheLogStandardDeviationIsClampedToItsBounds()
     {
         manual_seed(4);
-        using var actor = new SquashedGaussianActor(3, 1, [8]);
+        using var actor = new SquashedGaussianActor(NetworkSharing.OneHot, 1, 3, 1, [8]);
+        var ids = zeros(16, dtype: ScalarType.Int64);
+        // The output layer's second half is log σ: zero weights and a huge bias push it past either bound.
+        var output = actor.modules().OfType<TorchSharp.Modules.Linear>().Last();
         using (no_grad())
         {
-            foreach (var (name, parameter) in actor.named_parameters().Where(p => p.name.StartsWith("_logStd", StringComparison.Ordinal)))
-            {
-                parameter.fill_(name.EndsWith("bias", StringComparison.Ordinal) ? 100 : 0);
-            }
+            output.weight!.fill_(0);
+            output.bias![1].fill_(100);
         }
-        var (_, logStd) = actor.Distribution(zeros(16, 3));
+        var (_, logStd) = actor.Distribution(zeros(16, 3), ids);
         Assert.True((logStd == SquashedGaussianActor.LogStdMax).all().item<bool>());
         using (no_grad())
         {
-            foreach (var (_, parameter) in actor.named_parameters().Where(p => p.name.StartsWith("_logStd.bias", StringComparison.Ordinal)))
-            {
-                parameter.fill_(-100);
-            }
+            output.bias![1].fill_(-100);
         }
-        (_, logStd) = actor.Distribution(zeros(16, 3));
+        (_, logStd) = actor.Distribution(zeros(16, 3), ids);
         Assert.True((logStd == SquashedGaussianActor.LogStdMin).all().item<bool>());
-        Assert.True(actor.Sample(zeros(16, 3), new Generator(1)).LogProbability.isfinite().all().item<bool>());
+        Assert.True(actor.Sample(zeros(16, 3), ids, new Generator(1)).LogProbability.isfinite().all().item<bool>());
     }
 
     [Fact]
     public void TheTwinCriticsAreTwoIndependentFunctionsOfObservationAndAction()
     {
         manual_seed(5);
-        using var critic = new TwinCritic(observationSize: 4, actionSize: 2, hidden: [32, 32]);
-        var (q1, q2) = critic.forward(randn(10, 4), randn(10, 2).tanh());
+        using var critic = new TwinCritic(NetworkSharing.Independent, taskCount: 1, observationSize: 4, actionSize: 2, hidden: [32, 32]);
+        var (q1, q2) = critic.forward(randn(10, 4), randn(10, 2).tanh(), zeros(10, dtype: ScalarType.Int64));
         Assert.Equal([10L], q1.shape);
         Assert.Equal([10L], q2.shape);
         Assert.False(q1.allclose(q2));
