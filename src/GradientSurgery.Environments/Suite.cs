@@ -53,7 +53,10 @@ public sealed class Suite
     }
 
     /// <summary>A vector of <paramref name="perTask"/> environments of every task, in task order.</summary>
-    public VectorEnvironment CreateVector(int perTask, ulong seed)
+    /// <param name="perTask">Environments per task.</param>
+    /// <param name="seed">Seeds every episode.</param>
+    /// <param name="maxParallelism">Threads stepping the environments (see <see cref="VectorEnvironment"/>).</param>
+    public VectorEnvironment CreateVector(int perTask, ulong seed, int? maxParallelism = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(perTask);
         var environments = new List<IEnvironment>();
@@ -66,7 +69,7 @@ public sealed class Suite
                     environments.Add(Create(task));
                 }
             }
-            return new VectorEnvironment(environments, [.. Enumerable.Range(0, environments.Count).Select(i => i / perTask)], seed);
+            return new VectorEnvironment(environments, [.. Enumerable.Range(0, environments.Count).Select(i => i / perTask)], seed, maxParallelism);
         }
         catch
         {

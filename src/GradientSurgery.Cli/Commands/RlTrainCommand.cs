@@ -31,10 +31,11 @@ internal static class RlTrainCommand
         var hidden = new Option<string?>("--hidden") { Description = "Hidden layers of the actor and critics, e.g. 400,400,400 (default: pointmass 64,64, mt10 400,400,400)." };
         var batch = CommonOptions.PositiveInt("--batch-per-task", "Transitions per task in each update (default 128).");
         var buffer = CommonOptions.PositiveInt("--buffer", "Replay capacity per task (default: pointmass 100000, mt10 1000000).");
+        var threads = CommonOptions.PositiveInt("--threads", "Threads for tensor operations and environments (default: all cores); 1 when two runs share two cores.");
         var command = new Command("train",
             "Train multi-task SAC on a suite: a progress bar with steps/s and the current mean success; per evaluation, success and return per task, temperatures, mean Q, losses and the conflicts of the actor's and critic's task gradients to metrics.csv and TensorBoard; success.png; an atomic, checksummed checkpoint (networks, optimizers, temperatures, replay buffer, environments, random states) after every evaluation.")
         {
-            suite, method, steps, seed, output, resume, evaluateEvery, episodes, warmup, hidden, batch, buffer,
+            suite, method, steps, seed, output, resume, evaluateEvery, episodes, warmup, hidden, batch, buffer, threads,
         };
         command.SetAction(parse =>
         {
@@ -53,6 +54,7 @@ internal static class RlTrainCommand
                     EvaluationEpisodes = parse.GetValue(episodes) ?? defaults.EvaluationEpisodes,
                     WarmupSteps = Math.Min(parse.GetValue(warmup) ?? defaults.WarmupSteps, parse.GetValue(steps) ?? defaults.Steps),
                     BufferPerTask = parse.GetValue(buffer) ?? defaults.BufferPerTask,
+                    Threads = parse.GetValue(threads),
                     Sac = defaults.Sac with
                     {
                         Hidden = Hidden(parse.GetValue(hidden)) ?? defaults.Sac.Hidden,

@@ -36,7 +36,7 @@ public sealed class PointMassEnvironment : IEnvironment, ITrackedEnvironment
     public const double StartSpread = 0.1;
 
     /// <summary>Distance to the goal below which the task counts as solved.</summary>
-    public const double SuccessRadius = 0.05;
+    public const double SuccessRadius = 0.1;
 
     private readonly double _goalX;
     private readonly double _goalY;

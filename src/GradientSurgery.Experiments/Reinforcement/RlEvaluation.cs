@@ -16,13 +16,14 @@ public static class RlEvaluation
     /// <param name="suite">The suite the agent was trained on.</param>
     /// <param name="episodes">Episodes per task.</param>
     /// <param name="seed">Seeds the episodes.</param>
-    public static Result Run(MultiTaskSac agent, Suite suite, int episodes, ulong seed)
+    /// <param name="maxParallelism">Threads stepping the environments; null for all cores.</param>
+    public static Result Run(MultiTaskSac agent, Suite suite, int episodes, ulong seed, int? maxParallelism = null)
     {
         ArgumentNullException.ThrowIfNull(agent);
         ArgumentNullException.ThrowIfNull(suite);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(episodes);
         var tasks = suite.TaskNames.Count;
-        using var vector = suite.CreateVector(episodes, seed);
+        using var vector = suite.CreateVector(episodes, seed, maxParallelism);
         vector.Reset();
         var taskOf = vector.Tasks.ToArray();
         var actions = new float[vector.Count * vector.ActionSize];

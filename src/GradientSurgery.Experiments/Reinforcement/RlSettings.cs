@@ -13,8 +13,12 @@ namespace GradientSurgery.Experiments.Reinforcement;
 /// <param name="EvaluateEvery">Vector steps between deterministic evaluations (each also writes a checkpoint).</param>
 /// <param name="EvaluationEpisodes">Fresh episodes per task in each evaluation, with the mean action.</param>
 /// <param name="Sac">The agent's hyperparameters.</param>
+/// <param name="Threads">
+/// Threads for the tensor operations and the environments; null for all cores. Not part of what determines the
+/// results: runs on any thread count give the same numbers (up to libtorch's reduction order on wide layers).
+/// </param>
 public sealed record RlSettings(
-    string Suite, string Method, long Seed, int Steps, int WarmupSteps, int BufferPerTask, int EvaluateEvery, int EvaluationEpisodes, SacSettings Sac)
+    string Suite, string Method, long Seed, int Steps, int WarmupSteps, int BufferPerTask, int EvaluateEvery, int EvaluationEpisodes, SacSettings Sac, int? Threads = null)
 {
     /// <summary>
     /// The defaults of a suite. pointmass: 400-400-400 would be a waste on a 4-entry observation, so 64-64 and 6,000
@@ -50,6 +54,10 @@ public sealed record RlSettings(
         {
             throw new ArgumentException($"The evaluation interval and episodes must be positive; got {EvaluateEvery} and {EvaluationEpisodes}.");
         }
+        if (Threads is < 1)
+        {
+            throw new ArgumentException($"The thread count must be positive; got {Threads}.");
+        }
         Sac.Validate();
     }
 
@@ -57,7 +65,7 @@ public sealed record RlSettings(
     public bool CanResume(RlSettings stored)
     {
         ArgumentNullException.ThrowIfNull(stored);
-        return JsonSerializer.Serialize(this with { Steps = 0 }) == JsonSerializer.Serialize(stored with { Steps = 0 });
+        return JsonSerializer.Serialize(this with { Steps = 0, Threads = null }) == JsonSerializer.Serialize(stored with { Steps = 0, Threads = null });
     }
 
     /// <inheritdoc/>

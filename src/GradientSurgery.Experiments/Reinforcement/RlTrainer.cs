@@ -75,7 +75,11 @@ public static class RlTrainer
         Directory.CreateDirectory(directory);
         var checkpointPath = Path.Combine(directory, CheckpointName);
 
-        using var vector = suite.CreateVector(1, unchecked((ulong)settings.Seed));
+        if (settings.Threads is { } threads)
+        {
+            set_num_threads(threads);
+        }
+        using var vector = suite.CreateVector(1, unchecked((ulong)settings.Seed), settings.Threads);
         var (observationSize, actionSize) = (vector.ObservationSize, vector.ActionSize);
         using var agent = new MultiTaskSac(settings.Method, tasks, observationSize, actionSize, settings.Sac, settings.Seed);
         var buffer = new ReplayBuffer(tasks, settings.BufferPerTask, observationSize, actionSize);
@@ -137,7 +141,7 @@ public static class RlTrainer
             observer?.Stepped(step);
             if (step % settings.EvaluateEvery == 0 || step == settings.Steps)
             {
-                var evaluation = RlEvaluation.Run(agent, suite, settings.EvaluationEpisodes, EvaluationSeed(settings.Seed, step));
+                var evaluation = RlEvaluation.Run(agent, suite, settings.EvaluationEpisodes, EvaluationSeed(settings.Seed, step), settings.Threads);
                 var seconds = elapsedBefore + clock.Elapsed.TotalSeconds;
                 var record = new RlRecord(step, [.. Row(step * vector.Count, seconds, evaluation, agent.Temperatures(), window)]);
                 window.Clear();
