@@ -6,7 +6,8 @@ namespace GradientSurgery.Rl;
 
 /// <summary>
 /// A multi-task SAC variant by name: <c>mtsac</c>, <c>mhsac</c>, <c>single</c>, or any method of the catalog (with its
-/// arguments, e.g. <c>cagrad:c=0.4</c>) applied to MT-SAC's actor and critic task losses.
+/// arguments, e.g. <c>cagrad:c=0.4</c>) applied to MT-SAC's actor and critic task losses, except the methods defined
+/// only for non-negative losses (<see cref="MethodEntry.NeedsNonNegativeLosses"/>): the actor's loss takes either sign.
 /// </summary>
 /// <param name="Name">The canonical specification.</param>
 /// <param name="Sharing">How the networks are shared.</param>
@@ -31,13 +32,22 @@ public sealed record SacMethod(string Name, NetworkSharing Sharing, string? Cata
             case "single":
                 return new SacMethod(name, NetworkSharing.Independent, null);
         }
+        MethodEntry entry;
         try
         {
-            MethodCatalog.Validate(specification, seed);
+            entry = MethodCatalog.Validate(specification, seed);
         }
         catch (ArgumentException unknown)
         {
             throw new ArgumentException($"{unknown.Message} The SAC variants are {string.Join(", ", Variants)}; any method of the catalog runs on MT-SAC.", nameof(specification), unknown);
+        }
+        if (entry.NeedsNonNegativeLosses)
+        {
+            // Refused here rather than at the first update after the warm-up, minutes into the run.
+            throw new ArgumentException(
+                $"{entry.DisplayName} needs non-negative task losses, but SAC's actor loss α log π − min Q takes either sign. " +
+                $"On SAC: the variants {string.Join(", ", Variants)}, every aggregator except DB-MTL, and the loss weightings {string.Join(", ", MethodCatalog.All.Where(m => m.Kind == MethodKind.LossWeighting && !m.NeedsNonNegativeLosses).Select(m => m.Name))}.",
+                nameof(specification));
         }
         return new SacMethod(MethodCatalog.Canonical(specification), NetworkSharing.OneHot, MethodCatalog.Canonical(specification));
     }

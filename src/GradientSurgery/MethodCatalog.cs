@@ -55,20 +55,24 @@ public static class MethodCatalog
         new AggregatorEntry("rlw", "RLW", "Lin et al., Reasonable Effectiveness of Random Weighting: A Litmus Test for Multi-Task Learning, TMLR 2022",
             a => new RLW(a.Seed)),
         new AggregatorEntry("dbmtl", "DB-MTL", "Lin et al., Dual-Balancing for Multi-Task Learning, arXiv 2308.12029, 2023",
-            a => new DBMTL(a.Double("beta", 0.9))),
+            a => new DBMTL(a.Double("beta", 0.9))) { NeedsNonNegativeLosses = true },
         new LossWeightingEntry("uw", "UW", "Kendall, Gal and Cipolla, Multi-Task Learning Using Uncertainty to Weigh Losses for Scene Geometry and Semantics, CVPR 2018",
             (a, c) => new UncertaintyWeighting(
-                c.TaskCount, a.EnumDefaultedBy("likelihood", c.Likelihood, "the training loop's"), a.Double("initialLogVariance", 0.0, "init"), c.Device, c.Dtype)),
+                c.TaskCount, a.EnumDefaultedBy("likelihood", c.Likelihood, "the training loop's"), a.Double("initialLogVariance", 0.0, "init"), c.Device, c.Dtype))
+        {
+            // L / σ² + log σ: with a negative L the optimal σ is 0 and the weight unbounded.
+            NeedsNonNegativeLosses = true,
+        },
         new LossWeightingEntry("dwa", "DWA", "Liu, Johns and Davison, End-to-End Multi-Task Learning with Attention, CVPR 2019",
-            (a, _) => new DynamicWeightAverage(a.Double("temperature", 2.0, "t"))),
+            (a, _) => new DynamicWeightAverage(a.Double("temperature", 2.0, "t"))) { NeedsNonNegativeLosses = true },
         new LossWeightingEntry("gradnorm", "GradNorm", "Chen et al., GradNorm: Gradient Normalization for Adaptive Loss Balancing in Deep Multitask Networks, ICML 2018",
             (a, c) => new GradNorm(
                 c.SharedLayerWeight ?? throw new ArgumentException("GradNorm needs the weight of the last shared layer, and this training loop does not provide one."),
-                c.TaskCount, a.Double("alpha", 1.5))),
+                c.TaskCount, a.Double("alpha", 1.5))) { NeedsNonNegativeLosses = true },
         new LossWeightingEntry("famo", "FAMO", "Liu, Feng, Stone and Liu, FAMO: Fast Adaptive Multitask Optimization, NeurIPS 2023",
-            (a, _) => new FAMO(a.Double("logitLearningRate", 0.025, "lr"), a.Double("decay", 1e-3, "gamma"), a.Enum("update", FamoLogitUpdate.Adam))),
+            (a, _) => new FAMO(a.Double("logitLearningRate", 0.025, "lr"), a.Double("decay", 1e-3, "gamma"), a.Enum("update", FamoLogitUpdate.Adam))) { NeedsNonNegativeLosses = true },
         new LossWeightingEntry("gls", "GLS", "Chennupati et al., MultiNet++: Multi-Stream Feature Aggregation and Geometric Loss Strategy for Multi-Task Learning, CVPR Workshops 2019",
-            (_, _) => new GeometricLossStrategy()),
+            (_, _) => new GeometricLossStrategy()) { NeedsNonNegativeLosses = true },
         new LossWeightingEntry("stch", "STCH", "Lin et al., Smooth Tchebycheff Scalarization for Multi-Objective Optimization, ICML 2024",
             (a, _) => new SmoothTchebycheff(a.Double("mu", 1.0))),
     ];

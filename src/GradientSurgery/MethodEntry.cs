@@ -44,6 +44,13 @@ public abstract class MethodEntry
     /// <summary>Aggregator or loss weighting.</summary>
     public abstract MethodKind Kind { get; }
 
+    /// <summary>
+    /// Whether the method is defined only for non-negative task losses (it takes their logarithm or ratio, or treats
+    /// them as negative log-likelihoods). Such a method refuses a negative loss with an error at the step; callers
+    /// whose losses can be negative (SAC's actor loss) can refuse the method up front.
+    /// </summary>
+    public bool NeedsNonNegativeLosses { get; internal init; }
+
     /// <summary>Whether <paramref name="name"/> (case-insensitive, trimmed) is this method's name or one of its aliases.</summary>
     public bool IsCalled(string name) =>
         string.Equals(Name, name.Trim(), StringComparison.OrdinalIgnoreCase) ||

@@ -21,16 +21,16 @@ internal static class RlTrainCommand
             Description = $"The agent: {string.Join(", ", SacMethod.Variants)} (MT-SAC with a one-hot task id, multi-head SAC, one SAC per task), or any method of the catalog applied to MT-SAC's actor and critic task losses ({CommonOptions.MethodList}); pcgrad is the paper's SAC + PCGrad.",
             DefaultValueFactory = _ => "pcgrad",
         };
-        var steps = CommonOptions.PositiveInt("--steps", "Vector steps (each steps every task once and makes one update); default: pointmass 6000, mt10 50000.");
+        var steps = CommonOptions.PositiveInt("--steps", $"Vector steps (each steps every task once and makes one update); default: {Defaults(s => s.Steps)}.");
         var seed = CommonOptions.Seed();
         var output = CommonOptions.Out("runs/rl-<suite>-<method>-seed<seed>");
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its last checkpoint, bit for bit (same settings; --steps may grow)." };
-        var evaluateEvery = CommonOptions.PositiveInt("--eval-every", "Vector steps between deterministic evaluations and checkpoints (default: pointmass 500, mt10 5000).");
-        var episodes = CommonOptions.PositiveInt("--eval-episodes", "Fresh episodes per task in each evaluation (default: pointmass 10, mt10 5).");
-        var warmup = CommonOptions.PositiveInt("--warmup", "Vector steps of random actions before the first update (default: pointmass 500, mt10 2500).");
-        var hidden = new Option<string?>("--hidden") { Description = "Hidden layers of the actor and critics, e.g. 400,400,400 (default: pointmass 64,64, mt10 400,400,400)." };
-        var batch = CommonOptions.PositiveInt("--batch-per-task", "Transitions per task in each update (default 128).");
-        var buffer = CommonOptions.PositiveInt("--buffer", "Replay capacity per task (default: pointmass 100000, mt10 1000000).");
+        var evaluateEvery = CommonOptions.PositiveInt("--eval-every", $"Vector steps between deterministic evaluations and checkpoints; default: {Defaults(s => s.EvaluateEvery)}.");
+        var episodes = CommonOptions.PositiveInt("--eval-episodes", $"Fresh episodes per task in each evaluation; default: {Defaults(s => s.EvaluationEpisodes)}.");
+        var warmup = CommonOptions.PositiveInt("--warmup", $"Vector steps of random actions before the first update; default: {Defaults(s => s.WarmupSteps)}.");
+        var hidden = new Option<string?>("--hidden") { Description = $"Hidden layers of the actor and critics, e.g. 400,400,400 (Meta-World's); default: {Defaults(s => string.Join(',', s.Sac.Hidden))}." };
+        var batch = CommonOptions.PositiveInt("--batch-per-task", $"Transitions per task in each update; default: {Defaults(s => s.Sac.BatchPerTask)}.");
+        var buffer = CommonOptions.PositiveInt("--buffer", $"Replay capacity per task; default: {Defaults(s => s.BufferPerTask)}.");
         var threads = CommonOptions.PositiveInt("--threads", "Threads for tensor operations and environments (default: all cores); 1 when two runs share two cores.");
         var command = new Command("train",
             "Train multi-task SAC on a suite: a progress bar with steps/s and the current mean success; per evaluation, success and return per task, temperatures, mean Q, losses and the conflicts of the actor's and critic's task gradients to metrics.csv and TensorBoard; success.png; an atomic, checksummed checkpoint (networks, optimizers, temperatures, replay buffer, environments, random states) after every evaluation.")
@@ -200,4 +200,8 @@ internal static class RlTrainCommand
 
         private string Description(double rate) => string.Create(CultureInfo.InvariantCulture, $"{rate:F0} steps/s, success {Percent(_success)} %");
     }
+
+    // A default of every suite for the help text, e.g. "pointmass 8000, mt10 40000".
+    private static string Defaults<T>(Func<RlSettings, T> value) =>
+        string.Join(", ", new[] { "pointmass", "mt10" }.Select(suite => string.Create(CultureInfo.InvariantCulture, $"{suite} {value(RlSettings.Defaults(suite, "mtsac", 0))}")));
 }

@@ -69,16 +69,27 @@ public static class RlTrainer
         ArgumentNullException.ThrowIfNull(settings);
         settings.Validate();
         var suite = Suite.Find(settings.Suite);
+        Directory.CreateDirectory(directory);
+
+        // libtorch's thread count is process-wide: the run's, then the caller's again.
+        var callersThreads = get_num_threads();
+        set_num_threads(settings.Threads ?? callersThreads);
+        try
+        {
+            return Train(settings, suite, directory, resume, observer);
+        }
+        finally
+        {
+            set_num_threads(callersThreads);
+        }
+    }
+
+    private static List<RlRecord> Train(RlSettings settings, Suite suite, string directory, bool resume, IRlObserver? observer)
+    {
         var taskNames = suite.TaskNames;
         var tasks = taskNames.Count;
         var columns = Columns(taskNames);
-        Directory.CreateDirectory(directory);
         var checkpointPath = Path.Combine(directory, CheckpointName);
-
-        if (settings.Threads is { } threads)
-        {
-            set_num_threads(threads);
-        }
         using var vector = suite.CreateVector(1, unchecked((ulong)settings.Seed), settings.Threads);
         var (observationSize, actionSize) = (vector.ObservationSize, vector.ActionSize);
         using var agent = new MultiTaskSac(settings.Method, tasks, observationSize, actionSize, settings.Sac, settings.Seed);
