@@ -2,51 +2,111 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using GradientSurgery.Cli.Plotting;
+using GradientSurgery.Experiments.Reinforcement;
 using GradientSurgery.Experiments.Supervised;
 using GradientSurgery.Models;
 using Spectre.Console;
 
 namespace GradientSurgery.Cli.Commands;
 
-/// <summary><c>gsurg summarize RUN...</c>: final test accuracy per task, mean ± std over seeds, for each benchmark and method.</summary>
+/// <summary>One kind of run's part of a summary: its console table, the same as Markdown, and its plot panels.</summary>
+internal sealed record SummarySection(Table Table, string Markdown, IReadOnlyList<LineChart.Panel> Panels);
+
+/// <summary>
+/// <c>gsurg summarize RUN...</c>: for runs of <c>gsurg train</c>, final test accuracy per task (mean ± std over seeds)
+/// per benchmark and method; for runs of <c>gsurg rl train</c>, final and best success and return per suite and method
+/// (<see cref="RlSummary"/>). Directories of both kinds may be mixed: one table per kind.
+/// </summary>
 internal static class SummarizeCommand
 {
     public static Command Create(IAnsiConsole console)
     {
-        var runs = new Argument<string[]>("runs") { Description = "Run directories written by 'gsurg train'.", Arity = ArgumentArity.OneOrMore };
-        var markdown = new Option<string?>("--markdown") { Description = "Also write the table as Markdown to this file." };
-        var plot = new Option<string?>("--plot") { Description = "Also draw test accuracy per epoch to this PNG: one panel per benchmark and task, one line per method (mean over seeds, band = ± std)." };
-        var command = new Command("summarize", "Summarise finished training runs: final-epoch test accuracy per task (mean ± std over seeds) and time per epoch, grouped by benchmark and method.")
+        var runs = new Argument<string[]>("runs") { Description = "Run directories written by 'gsurg train' or 'gsurg rl train' (both kinds may be mixed).", Arity = ArgumentArity.OneOrMore };
+        var markdown = new Option<string?>("--markdown") { Description = "Also write the tables as Markdown to this file (for RL runs, with a second table: final success per task and method)." };
+        var plot = new Option<string?>("--plot") { Description = "Also draw to this PNG: for training runs, test accuracy per epoch, one panel per benchmark and task; for RL runs, mean success per vector step, one panel per suite; one line per method (mean over seeds, band = ± std)." };
+        var command = new Command("summarize",
+            "Summarise finished runs, one table per kind, grouped by benchmark (or suite) and method, mean ± std over seeds: for 'gsurg train', final-epoch test accuracy per task and time per epoch; for 'gsurg rl train', final mean success and return, best mean success over the run, and time per 1000 vector steps.")
         {
             runs, markdown, plot,
         };
         command.SetAction(parse =>
         {
-            var rows = parse.GetValue(runs)!.Select(Read).GroupBy(r => (r.Settings.Benchmark, r.Settings.Method)).OrderBy(g => g.Key.Benchmark).ThenBy(g => g.Key.Method).ToArray();
-            var table = new Table().AddColumns("benchmark", "method", "seeds", "epochs", "left acc %", "right acc %", "s / epoch");
-            var text = new StringBuilder("| benchmark | method | seeds | epochs | left accuracy (%) | right accuracy (%) | time per epoch (s) |\n|---|---|---:|---:|---:|---:|---:|\n");
-            foreach (var group in rows)
+            // Classify every directory before reading any, so that a mistyped one fails at once and by name.
+            var directories = parse.GetValue(runs)!.Select(d => (Directory: d, Reinforcement: IsReinforcementRun(d))).ToArray();
+            List<SummarySection> sections = [];
+            if (directories.Where(d => !d.Reinforcement).Select(d => d.Directory).ToArray() is { Length: > 0 } supervised)
             {
-                var left = Stats(group.Select(r => 100 * r.Final[1]));
-                var right = Stats(group.Select(r => 100 * r.Final[2]));
-                var seconds = Stats(group.Select(r => r.SecondsPerEpoch));
-                var epochs = string.Join("/", group.Select(r => (int)r.Final[0]).Distinct());
-                table.AddRow(group.Key.Benchmark, group.Key.Method, group.Count().ToString(CultureInfo.InvariantCulture), epochs, left, right, seconds);
-                text.Append(CultureInfo.InvariantCulture, $"| {group.Key.Benchmark} | {group.Key.Method} | {group.Count()} | {epochs} | {left} | {right} | {seconds} |\n");
+                sections.Add(Supervised(supervised));
             }
-            console.Write(table);
+            if (directories.Where(d => d.Reinforcement).Select(d => d.Directory).ToArray() is { Length: > 0 } reinforcement)
+            {
+                sections.Add(RlSummary.Create(reinforcement));
+            }
+            foreach (var section in sections)
+            {
+                console.Write(section.Table);
+            }
             if (parse.GetValue(markdown) is { } path)
             {
-                AtomicFile.WriteAllText(path, text.ToString());
+                AtomicFile.WriteAllText(path, string.Join("\n", sections.Select(s => s.Markdown)));
             }
             if (parse.GetValue(plot) is { } png)
             {
-                LineChart.Save(png, [.. rows.GroupBy(g => g.Key.Benchmark).SelectMany(AccuracyPanels)], "epoch", legend: ScottPlot.Alignment.LowerRight);
+                LineChart.Panel[] panels = [.. sections.SelectMany(s => s.Panels)];
+                LineChart.Save(png, panels, "epoch", columns: Math.Min(2, panels.Length), legend: ScottPlot.Alignment.LowerRight);
                 console.MarkupLineInterpolated($"Wrote {png}.");
             }
             return GsurgApp.Success;
         });
         return command;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="directory"/> is a run of <c>gsurg rl train</c> (a checkpoint and no run.json) rather than
+    /// of <c>gsurg train</c> (run.json, written when training starts): both kinds keep a <c>checkpoint.bin</c>.
+    /// </summary>
+    /// <exception cref="UsageException">Neither kind of run.</exception>
+    private static bool IsReinforcementRun(string directory)
+    {
+        if (File.Exists(MultiTaskTrainer<MultiLeNet>.SettingsPath(directory)))
+        {
+            return false;
+        }
+        var checkpoint = Path.Combine(directory, RlTrainer.CheckpointName);
+        if (File.Exists(checkpoint) || File.Exists(CheckpointFile.PreviousPath(checkpoint)))
+        {
+            return true;
+        }
+        throw new UsageException(Directory.Exists(directory)
+            ? $"{directory} is not a run directory: it has neither run.json ('gsurg train') nor {RlTrainer.CheckpointName} ('gsurg rl train')."
+            : $"{directory} is not a run directory: it does not exist.");
+    }
+
+    private static SummarySection Supervised(IEnumerable<string> directories)
+    {
+        var rows = directories.Select(Read).GroupBy(r => (r.Settings.Benchmark, r.Settings.Method)).OrderBy(g => g.Key.Benchmark).ThenBy(g => g.Key.Method).ToArray();
+        var table = new Table { Title = new TableTitle("training runs") }.AddColumns("benchmark", "method", "seeds", "epochs", "left acc %", "right acc %", "s / epoch");
+        var text = new StringBuilder("| benchmark | method | seeds | epochs | left accuracy (%) | right accuracy (%) | time per epoch (s) |\n|---|---|---:|---:|---:|---:|---:|\n");
+        foreach (var group in rows)
+        {
+            string[] cells =
+            [
+                group.Key.Benchmark, group.Key.Method, group.Count().ToString(CultureInfo.InvariantCulture),
+                string.Join("/", group.Select(r => (int)r.Final[0]).Distinct()),
+                Stats(group.Select(r => 100 * r.Final[1])),
+                Stats(group.Select(r => 100 * r.Final[2])),
+                Stats(group.Select(r => r.SecondsPerEpoch)),
+            ];
+            AddRow(table, text, cells);
+        }
+        return new SummarySection(table, text.ToString(), [.. rows.GroupBy(g => g.Key.Benchmark).SelectMany(AccuracyPanels)]);
+    }
+
+    /// <summary>Adds one row to the console table (escaped: method arguments may hold brackets) and to the Markdown.</summary>
+    internal static void AddRow(Table table, StringBuilder markdown, string[] cells)
+    {
+        table.AddRow([.. cells.Select(Markup.Escape)]);
+        markdown.Append(CultureInfo.InvariantCulture, $"| {string.Join(" | ", cells)} |\n");
     }
 
     /// <summary>Test accuracy (%) per epoch of one benchmark's methods: a left and a right panel, a line per method.</summary>
@@ -92,14 +152,15 @@ internal static class SummarizeCommand
             [[.. rows.Select(r => Value(r, "test_accuracy/task0"))], [.. rows.Select(r => Value(r, "test_accuracy/task1"))]]);
     }
 
-    private static string Stats(IEnumerable<double> values)
+    /// <summary>"mean ± std" of <paramref name="values"/>, two decimals.</summary>
+    internal static string Stats(IEnumerable<double> values)
     {
         var array = values.ToArray();
         return string.Create(CultureInfo.InvariantCulture, $"{array.Average():F2} ± {StandardDeviation(array):F2}");
     }
 
     /// <summary>Sample standard deviation (n − 1); 0 for a single value.</summary>
-    private static double StandardDeviation(double[] values)
+    internal static double StandardDeviation(double[] values)
     {
         var mean = values.Average();
         return values.Length < 2 ? 0 : Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Length - 1));

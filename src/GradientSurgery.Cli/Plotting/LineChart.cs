@@ -8,8 +8,8 @@ internal static class LineChart
     /// <summary>One line of a panel.</summary>
     public sealed record Series(string Label, double[] X, double[] Y, double[]? Spread = null);
 
-    /// <summary>One panel of the grid.</summary>
-    public sealed record Panel(string Title, string YLabel, IReadOnlyList<Series> Lines, bool LogScale = false);
+    /// <summary>One panel of the grid; <paramref name="XLabel"/> overrides the grid's when panels of different x axes share a figure.</summary>
+    public sealed record Panel(string Title, string YLabel, IReadOnlyList<Series> Lines, bool LogScale = false, string? XLabel = null);
 
     public static void Save(string path, IReadOnlyList<Panel> panels, string xLabel, int columns = 2, Alignment legend = Alignment.UpperRight)
     {
@@ -38,7 +38,7 @@ internal static class LineChart
                 line.LegendText = series.Label;
             }
             plot.Title(panel.Title);
-            plot.XLabel(xLabel);
+            plot.XLabel(panel.XLabel ?? xLabel);
             plot.YLabel(panel.LogScale ? $"log10 {panel.YLabel}" : panel.YLabel);
             plot.ShowLegend(legend);
         }

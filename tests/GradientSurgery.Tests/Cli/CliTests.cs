@@ -1,4 +1,7 @@
 using GradientSurgery.Cli;
+using GradientSurgery.Environments;
+using GradientSurgery.Experiments.Reinforcement;
+using GradientSurgery.Rl;
 
 namespace GradientSurgery.Tests.Cli;
 
@@ -193,6 +196,17 @@ public sealed class CliTests : IDisposable
         Assert.Contains("| multimnist | pcgrad | 1 | 1 |", File.ReadAllText(Path.Combine(_directory, "summary.md")));
         Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], File.ReadAllBytes(Path.Combine(_directory, "accuracy.png")).Take(4));
 
+        // Both kinds in one call: a table each, both in the Markdown, both in the figure.
+        var rl = TinyRlRun("mtsac", seed: 1);
+        var (mixed, mixedOutput, mixedError) = Run("summarize", run, rl, "--markdown", Path.Combine(_directory, "mixed.md"), "--plot", Path.Combine(_directory, "mixed.png"));
+        Assert.True(mixed == 0, mixedError);
+        Assert.Contains("training runs", mixedOutput);
+        Assert.Contains("reinforcement-learning runs", mixedOutput);
+        var mixedMarkdown = File.ReadAllText(Path.Combine(_directory, "mixed.md"));
+        Assert.Contains("| multimnist | pcgrad | 1 | 1 |", mixedMarkdown);
+        Assert.Contains("| pointmass | mtsac | 1 | 40 |", mixedMarkdown);
+        AssertPng(Path.Combine(_directory, "mixed.png"));
+
         // A stop request (Ctrl+C, or SIGTERM through Program.cs) ends training after the current step, with a checkpoint.
         var stoppedRun = Path.Combine(_directory, "stopped");
         using (var stop = new CancellationTokenSource())
@@ -207,5 +221,71 @@ public sealed class CliTests : IDisposable
         var (missing, _, missingError) = Run("train", "--data", Path.Combine(_directory, "nowhere"), "--epochs", "1", "--out", Path.Combine(_directory, "other"));
         Assert.Equal(GsurgApp.UsageError, missing);
         Assert.Contains("gsurg data download", missingError);
+    }
+
+    /// <summary>A real run of 'gsurg rl train' on pointmass, small enough to take well under a second.</summary>
+    private string TinyRlRun(string method, long seed)
+    {
+        var directory = Path.Combine(_directory, $"rl-{method}-seed{seed}");
+        RlTrainer.Train(new RlSettings("pointmass", method, Seed: seed, Steps: 40, WarmupSteps: 10, BufferPerTask: 200, EvaluateEvery: 20, EvaluationEpisodes: 1,
+            new SacSettings([8, 8], BatchPerTask: 4)), directory, resume: false);
+        return directory;
+    }
+
+    [Fact]
+    public void SummarizeGroupsRlSeedsAndAgreesWithTheirHistories()
+    {
+        string[] mtsac = [TinyRlRun("mtsac", seed: 1), TinyRlRun("mtsac", seed: 2)];
+        string[] pcgrad = [TinyRlRun("pcgrad", seed: 1)];
+        var markdown = Path.Combine(_directory, "rl.md");
+        var png = Path.Combine(_directory, "rl.png");
+        var (code, output, error) = Run(["summarize", .. mtsac, .. pcgrad, "--markdown", markdown, "--plot", png]);
+        Assert.True(code == 0, error);
+        Assert.Contains("reinforcement-learning runs", output);
+        Assert.DoesNotContain("training runs", output.Replace("reinforcement-learning runs", "", StringComparison.Ordinal));
+        AssertPng(png);
+
+        // Every cell again, straight from the checkpoints: mean and sample std over seeds.
+        var taskNames = Suite.Find("pointmass").TaskNames;
+        var columns = RlTrainer.Columns(taskNames).ToList();
+        double Value(RlRecord record, string column) => record.Values[columns.IndexOf(column)];
+        string MeanStd(string[] runs, Func<IReadOnlyList<RlRecord>, double> of)
+        {
+            var values = runs.Select(r => of(RlTrainer.ReadHistory(r).History)).ToArray();
+            var mean = values.Average();
+            var std = values.Length == 1 ? 0 : Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Length - 1));
+            return FormattableString.Invariant($"{mean:F2} ± {std:F2}");
+        }
+        string Row(string method, string[] runs) => string.Join(" | ",
+        [
+            "| pointmass", method, $"{runs.Length}", "40",
+            MeanStd(runs, h => 100 * Value(h[^1], "mean_success")),
+            MeanStd(runs, h => Value(h[^1], "mean_return")),
+            MeanStd(runs, h => 100 * h.Max(r => Value(r, "mean_success"))),
+            MeanStd(runs, h => 1000 * Value(h[^1], "seconds") / 40) + " |",
+        ]);
+        var lines = File.ReadAllLines(markdown);
+        Assert.Equal("| suite | method | seeds | steps | final mean success (%) | final mean return | best mean success (%) | time per 1000 steps (s) |", lines[0]);
+        Assert.Equal(Row("mtsac", mtsac), lines[2]);
+        Assert.Equal(Row("pcgrad", pcgrad), lines[3]);
+        // Two seeds of a random-ish policy do not return the same: the spread is really computed over seeds.
+        Assert.DoesNotContain("± 0.00", lines[2].Split(" | ")[5]);
+
+        Assert.Contains("| suite | task | mtsac | pcgrad |", lines);
+        foreach (var task in taskNames)
+        {
+            string Mean(string[] runs) => (100 * runs.Average(r => Value(RlTrainer.ReadHistory(r).History[^1], $"success/{task}"))).ToString("F2", System.Globalization.CultureInfo.InvariantCulture);
+            Assert.Contains($"| pointmass | {task} | {Mean(mtsac)} | {Mean(pcgrad)} |", lines);
+        }
+
+        // A directory that is no run, or none at all: a usage error naming it, on one line.
+        foreach (var notARun in new[] { Directory.CreateDirectory(Path.Combine(_directory, "empty")).FullName, Path.Combine(_directory, "nowhere") })
+        {
+            var (failed, _, failure) = Run("summarize", mtsac[0], notARun);
+            Assert.Equal(GsurgApp.UsageError, failed);
+            var errorLines = failure.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Single(errorLines);
+            Assert.Contains(notARun, errorLines[0]);
+        }
     }
 }

@@ -1,0 +1,103 @@
+using System.Globalization;
+using System.Text;
+using GradientSurgery.Cli.Plotting;
+using GradientSurgery.Environments;
+using GradientSurgery.Experiments.Reinforcement;
+using Spectre.Console;
+
+namespace GradientSurgery.Cli.Commands;
+
+/// <summary>
+/// The part of <c>gsurg summarize</c> for runs of <c>gsurg rl train</c>, grouped by suite and method: final mean
+/// success and return and the best mean success of the run (each mean ± std over seeds), time per 1000 vector steps,
+/// final success per task, and mean success per vector step for the plot. Read from each run's checksummed checkpoint
+/// rather than from metrics.csv, which nothing guards.
+/// </summary>
+internal static class RlSummary
+{
+    public static SummarySection Create(IEnumerable<string> directories)
+    {
+        var groups = directories.Select(Read).GroupBy(r => (r.Settings.Suite, r.Settings.Method))
+            .OrderBy(g => g.Key.Suite, StringComparer.Ordinal).ThenBy(g => g.Key.Method, StringComparer.Ordinal).ToArray();
+        var table = new Table { Title = new TableTitle("reinforcement-learning runs") }
+            .AddColumns("suite", "method", "seeds", "steps", "success %", "return", "best success %", "s / 1000 steps");
+        var text = new StringBuilder(
+            "| suite | method | seeds | steps | final mean success (%) | final mean return | best mean success (%) | time per 1000 steps (s) |\n" +
+            "|---|---|---:|---:|---:|---:|---:|---:|\n");
+        foreach (var group in groups)
+        {
+            string[] cells =
+            [
+                group.Key.Suite, group.Key.Method, group.Count().ToString(CultureInfo.InvariantCulture),
+                string.Join("/", group.Select(r => r.Final.Step).Distinct()),
+                SummarizeCommand.Stats(group.Select(r => 100 * r.Value(r.Final, "mean_success"))),
+                SummarizeCommand.Stats(group.Select(r => r.Value(r.Final, "mean_return"))),
+                SummarizeCommand.Stats(group.Select(r => 100 * r.History.Max(h => r.Value(h, "mean_success")))),
+                // "seconds" is the run's cumulative training time (evaluations included, resumes summed).
+                SummarizeCommand.Stats(group.Select(r => 1000 * r.Value(r.Final, "seconds") / r.Final.Step)),
+            ];
+            SummarizeCommand.AddRow(table, text, cells);
+        }
+        text.Append("\nFinal success per task (%), mean over seeds:\n\n").Append(PerTask(groups));
+        return new SummarySection(table, text.ToString(), [.. groups.GroupBy(g => g.Key.Suite).Select(SuccessPanel)]);
+    }
+
+    /// <summary>A Markdown table with a row per suite and task and a column per method ("–" where a method has no run on that suite).</summary>
+    private static string PerTask(IReadOnlyList<IGrouping<(string Suite, string Method), Run>> groups)
+    {
+        var methods = groups.Select(g => g.Key.Method).Distinct().Order(StringComparer.Ordinal).ToArray();
+        var text = new StringBuilder($"| suite | task | {string.Join(" | ", methods)} |\n|---|---|{string.Concat(methods.Select(_ => "---:|"))}\n");
+        foreach (var suite in groups.GroupBy(g => g.Key.Suite))
+        {
+            foreach (var task in suite.First().First().TaskNames)
+            {
+                var cells = methods.Select(method => suite.FirstOrDefault(g => g.Key.Method == method) is { } group
+                    ? (100 * group.Average(r => r.Value(r.Final, $"success/{task}"))).ToString("F2", CultureInfo.InvariantCulture)
+                    : "–");
+                text.Append(CultureInfo.InvariantCulture, $"| {suite.Key} | {task} | {string.Join(" | ", cells)} |\n");
+            }
+        }
+        return text.ToString();
+    }
+
+    /// <summary>Mean success (%) per vector step of one suite's methods: a line per method, mean over seeds, band = ± std.</summary>
+    private static LineChart.Panel SuccessPanel(IGrouping<string, IGrouping<(string Suite, string Method), Run>> suite) => new(
+        $"{suite.Key}: mean success", "success (%)",
+        [.. suite.Select(group =>
+        {
+            // The evaluations that every seed has logged: seeds may have stopped, or evaluated, at different steps.
+            var steps = group.Select(r => r.History.Select(h => h.Step)).Aggregate((a, b) => a.Intersect(b)).Order().ToArray();
+            var perStep = steps.Select(step => group.Select(r => 100 * r.Value(r.History.First(h => h.Step == step), "mean_success")).ToArray()).ToArray();
+            return new LineChart.Series(
+                $"{group.Key.Method} ({group.Count()} seeds)",
+                [.. steps.Select(s => (double)s)],
+                [.. perStep.Select(v => v.Average())],
+                [.. perStep.Select(SummarizeCommand.StandardDeviation)]);
+        }).Where(series => series.X.Length > 0)],
+        XLabel: "vector step");
+
+    /// <summary>One run's settings, its suite's tasks and logged columns, and its history (at least one evaluation).</summary>
+    private sealed record Run(RlSettings Settings, IReadOnlyList<string> TaskNames, string[] Columns, IReadOnlyList<RlRecord> History)
+    {
+        public RlRecord Final => History[^1];
+
+        public double Value(RlRecord record, string column) => record.Values[Array.IndexOf(Columns, column)];
+    }
+
+    private static Run Read(string directory)
+    {
+        var (settings, history) = RlTrainer.ReadHistory(directory);
+        var taskNames = Suite.Find(settings.Suite).TaskNames;
+        string[] columns = [.. RlTrainer.Columns(taskNames)];
+        if (history.Count == 0)
+        {
+            throw new InvalidDataException($"{directory} has no evaluation yet.");
+        }
+        // A checkpoint of another version of the trainer would otherwise be read through the wrong columns.
+        if (history.Any(r => r.Values.Length != columns.Length))
+        {
+            throw new InvalidDataException($"{directory}: the checkpoint's history has {history[0].Values.Length} values per evaluation, but a {settings.Suite} run logs {columns.Length}.");
+        }
+        return new Run(settings, taskNames, columns, history);
+    }
+}
