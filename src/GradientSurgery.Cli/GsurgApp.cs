@@ -13,8 +13,11 @@ public static class GsurgApp
     /// <summary>Exit code when the command line is invalid (unknown option or method, out-of-range value, unwritable directory).</summary>
     public const int UsageError = 2;
 
-    /// <summary>Exit code when a run fails after it started (bad data, numerical failure).</summary>
-    public const int RunFailure = 1;
+    /// <summary>
+    /// Exit code when a run fails after it started (bad data, a corrupt checkpoint, numerical failure): the same as a
+    /// usage error, so that scripts test one code; the one line on standard error says which.
+    /// </summary>
+    public const int RunFailure = 2;
 
     /// <summary>Parses <paramref name="args"/> and runs the command; a usage error prints one line to <paramref name="error"/>.</summary>
     /// <param name="args">The command line.</param>

@@ -32,6 +32,13 @@ public sealed class CliTests : IDisposable
     [InlineData("demo --seeds 0", "--seeds must be a positive integer")]
     [InlineData("demo --tasks 1", "--tasks must be at least 2")]
     [InlineData("frobnicate", "frobnicate")]
+    [InlineData("rl train --suite mt99", "Unknown suite 'mt99'")]
+    [InlineData("rl train --method sacx", "The SAC variants are mtsac, mhsac, single")]
+    [InlineData("rl train --method famo", "FAMO needs non-negative task losses")]
+    [InlineData("rl train --steps 0", "--steps must be a positive integer")]
+    [InlineData("rl train --steps -5", "--steps must be a positive integer")]
+    [InlineData("rl train --hidden 64,x", "--hidden takes comma-separated positive widths")]
+    [InlineData("rl eval --run /nonexistent/run", "no run directory")]
     public void BadArgumentsExitNonZeroWithOneLine(string commandLine, string reason)
     {
         var (code, _, error) = Run(commandLine.Split(' '));
@@ -221,6 +228,44 @@ public sealed class CliTests : IDisposable
         var (missing, _, missingError) = Run("train", "--data", Path.Combine(_directory, "nowhere"), "--epochs", "1", "--out", Path.Combine(_directory, "other"));
         Assert.Equal(GsurgApp.UsageError, missing);
         Assert.Contains("gsurg data download", missingError);
+    }
+
+    [Fact]
+    public void RlTrainWritesItsArtefactsResumesAndEvalReadsTheAgent()
+    {
+        var run = Path.Combine(_directory, "rl");
+        string[] Train(int steps) =>
+            ["rl", "train", "--suite", "pointmass", "--method", "pcgrad", "--steps", $"{steps}", "--warmup", "10", "--eval-every", "20",
+                "--eval-episodes", "1", "--hidden", "8,8", "--batch-per-task", "4", "--buffer", "200", "--seed", "5", "--out", run];
+        var (code, output, error) = Run(Train(40));
+        Assert.True(code == 0, error);
+        Assert.Contains("mean success", output);
+        AssertPng(Path.Combine(run, "success.png"));
+        Assert.Equal(3, File.ReadAllLines(Path.Combine(run, "metrics.csv")).Length);
+        var (resumed, _, resumeError) = Run([.. Train(60), "--resume"]);
+        Assert.True(resumed == 0, resumeError);
+        Assert.StartsWith("pcgrad,5,60,", File.ReadAllLines(Path.Combine(run, "metrics.csv"))[^1], StringComparison.Ordinal);
+
+        var (evaluated, evaluation, evalError) = Run("rl", "eval", "--run", run, "--episodes", "2");
+        Assert.True(evaluated == 0, evalError);
+        Assert.Contains("goal-3", evaluation);
+        Assert.Equal(["task,success_rate,mean_return", "goal-0", "goal-1", "goal-2", "goal-3"],
+            File.ReadAllLines(Path.Combine(run, "eval.csv")).Select((l, k) => k == 0 ? l : l.Split(',')[0]));
+
+        // A corrupt checkpoint without its predecessor: one line naming the file, exit code 2, the file left as it is.
+        var checkpoint = Path.Combine(run, RlTrainer.CheckpointName);
+        File.Delete(checkpoint + ".prev");
+        var bytes = File.ReadAllBytes(checkpoint);
+        bytes[^10] ^= 1;
+        File.WriteAllBytes(checkpoint, bytes);
+        foreach (var command in new[] { new[] { "rl", "eval", "--run", run }, [.. Train(80), "--resume"] })
+        {
+            var (failed, _, failure) = Run(command);
+            Assert.Equal(2, failed);
+            var line = Assert.Single(failure.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.Contains($"{checkpoint} is corrupt", line);
+            Assert.Equal(bytes, File.ReadAllBytes(checkpoint));
+        }
     }
 
     /// <summary>A real run of 'gsurg rl train' on pointmass, small enough to take well under a second.</summary>
