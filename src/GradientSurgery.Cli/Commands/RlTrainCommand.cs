@@ -33,11 +33,11 @@ internal static class RlTrainCommand
         var buffer = CommonOptions.PositiveInt("--buffer", $"Replay capacity per task; default: {Defaults(s => s.BufferPerTask)}.");
         var threads = CommonOptions.PositiveInt("--threads", "Threads for tensor operations and environments (default: all cores); 1 when two runs share two cores.");
         var command = new Command("train",
-            "Train multi-task SAC on a suite: a progress bar with steps/s and the current mean success; per evaluation, success and return per task, temperatures, mean Q, losses and the conflicts of the actor's and critic's task gradients to metrics.csv and TensorBoard; success.png; an atomic, checksummed checkpoint (networks, optimizers, temperatures, replay buffer, environments, random states) after every evaluation.")
+            "Train multi-task SAC on a suite: a progress bar with steps/s and the current mean success; per evaluation, success and return per task, temperatures, mean Q, losses and the conflicts of the actor's and critic's task gradients to metrics.csv and TensorBoard; success.png; an atomic, checksummed checkpoint (networks, optimizers, temperatures, replay buffer, environments, random states) after every evaluation. Ctrl+C or SIGTERM stops after the current step; --resume continues from the last checkpoint.")
         {
             suite, method, steps, seed, output, resume, evaluateEvery, episodes, warmup, hidden, batch, buffer, threads,
         };
-        command.SetAction(parse =>
+        command.SetAction((parse, cancellation) =>
         {
             var runSeed = parse.GetValue(seed);
             var suiteName = parse.GetValue(suite)!.Trim().ToLowerInvariant();
@@ -73,12 +73,19 @@ internal static class RlTrainCommand
             IReadOnlyList<RlRecord> history = [];
             console.Progress().AutoClear(false)
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
-                .Start(context => history = RlTrainer.Train(settings, directory, parse.GetValue(resume), new Progress(console, context)));
+                .Start(context => history = RlTrainer.Train(settings, directory, parse.GetValue(resume), new Progress(console, context), cancellation));
+            if (history.Count == 0 || history[^1].Step < settings.Steps)
+            {
+                console.MarkupLineInterpolated(history.Count == 0
+                    ? (FormattableString)$"[yellow]Stopped[/] before the first checkpoint (step {settings.EvaluateEvery:N0}); nothing to resume."
+                    : $"[yellow]Stopped[/]; the last checkpoint is at step {history[^1].Step:N0}: the same arguments with --resume continue from there.");
+                return Task.FromResult(GsurgApp.Success);
+            }
             var taskNames = Environments.Suite.Find(settings.Suite).TaskNames;
             SuccessFigure(Path.Combine(directory, "success.png"), settings, taskNames, history);
             var last = history[^1];
             console.MarkupLineInterpolated($"[green]Done[/]: mean success {Percent(last.Values[2])} after {last.Step:N0} steps; run in {directory} (metrics.csv, tensorboard/, success.png, checkpoint.bin).");
-            return GsurgApp.Success;
+            return Task.FromResult(GsurgApp.Success);
         });
         return command;
     }

@@ -28,7 +28,7 @@ internal static class TrainCommand
         var cache = Cache();
         var limit = CommonOptions.PositiveInt("--limit", "Use only the first N training examples (quick runs).");
         var stopAfter = CommonOptions.PositiveInt("--stop-after-steps", "Stop after this many steps in total, writing a checkpoint for --resume.");
-        var command = new Command("train", "Train MultiLeNet on a two-task benchmark with an aggregator or a loss weighting; per-epoch loss, accuracy and conflict diagnostics to the console, metrics.csv and TensorBoard; checkpoints every epoch (Ctrl+C or SIGTERM stops after the current step with a checkpoint; a step whose gradients are not finite stops the run with exit code 1 and a checkpoint of the state before its batch, see docs/troubleshooting.md).")
+        var command = new Command("train", "Train MultiLeNet on a two-task benchmark with an aggregator or a loss weighting; per-epoch loss, accuracy and conflict diagnostics to the console, metrics.csv and TensorBoard; checkpoints every epoch (Ctrl+C or SIGTERM stops after the current step with a checkpoint; a step whose gradients are not finite stops the run with exit code 2 and a checkpoint of the state before its batch, see docs/troubleshooting.md).")
         {
             benchmark, method, data, epochs, batchSize, learningRate, seed, output, resume, cache, limit, stopAfter,
         };

@@ -62,9 +62,18 @@ public static class RlTrainer
     }
 
     /// <summary>Trains (or resumes) the run in <paramref name="directory"/>; returns the logged history.</summary>
+    /// <param name="settings">The run's settings.</param>
+    /// <param name="directory">The run directory (metrics, TensorBoard, checkpoint).</param>
+    /// <param name="resume">Continue from the directory's checkpoint, if there is one.</param>
+    /// <param name="observer">Told of progress (a progress bar).</param>
+    /// <param name="stop">
+    /// Ends the run after the current step. The last checkpoint (written at the last evaluation) stays as it is, and a
+    /// resume repeats the steps since it: a checkpoint between evaluations would have to carry the half-filled
+    /// averages of the next log row.
+    /// </param>
     /// <exception cref="ArgumentException">Bad settings, or a resume whose checkpoint was written by other settings.</exception>
     /// <exception cref="InvalidDataException">A corrupt checkpoint (the message names the file).</exception>
-    public static IReadOnlyList<RlRecord> Train(RlSettings settings, string directory, bool resume, IRlObserver? observer = null)
+    public static IReadOnlyList<RlRecord> Train(RlSettings settings, string directory, bool resume, IRlObserver? observer = null, CancellationToken stop = default)
     {
         ArgumentNullException.ThrowIfNull(settings);
         settings.Validate();
@@ -76,7 +85,7 @@ public static class RlTrainer
         set_num_threads(settings.Threads ?? callersThreads);
         try
         {
-            return Train(settings, suite, directory, resume, observer);
+            return Train(settings, suite, directory, resume, observer, stop);
         }
         finally
         {
@@ -84,7 +93,7 @@ public static class RlTrainer
         }
     }
 
-    private static List<RlRecord> Train(RlSettings settings, Suite suite, string directory, bool resume, IRlObserver? observer)
+    private static List<RlRecord> Train(RlSettings settings, Suite suite, string directory, bool resume, IRlObserver? observer, CancellationToken stop)
     {
         var taskNames = suite.TaskNames;
         var tasks = taskNames.Count;
@@ -120,7 +129,7 @@ public static class RlTrainer
         var taskOf = vector.Tasks.ToArray();
         var actions = new float[vector.Count * actionSize];
         var previous = new float[vector.Count * observationSize];
-        while (step < settings.Steps)
+        while (step < settings.Steps && !stop.IsCancellationRequested)
         {
             Array.Copy(vector.Observations, previous, previous.Length);
             if (step < settings.WarmupSteps)

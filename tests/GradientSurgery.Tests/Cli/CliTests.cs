@@ -246,6 +246,16 @@ public sealed class CliTests : IDisposable
         Assert.True(resumed == 0, resumeError);
         Assert.StartsWith("pcgrad,5,60,", File.ReadAllLines(Path.Combine(run, "metrics.csv"))[^1], StringComparison.Ordinal);
 
+        // A stop request ends the run after the current step; the checkpoint stays at the last evaluation.
+        using (var stop = new CancellationTokenSource())
+        {
+            stop.Cancel();
+            var (stopped, stopOutput, stopError) = Run(stop.Token, [.. Train(100), "--resume"]);
+            Assert.True(stopped == 0, stopError);
+            Assert.Contains("the last checkpoint is at step 60", stopOutput);
+            Assert.Equal(60, RlTrainer.ReadHistory(run).History[^1].Step);
+        }
+
         var (evaluated, evaluation, evalError) = Run("rl", "eval", "--run", run, "--episodes", "2");
         Assert.True(evaluated == 0, evalError);
         Assert.Contains("goal-3", evaluation);
