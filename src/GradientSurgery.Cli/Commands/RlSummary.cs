@@ -81,7 +81,7 @@ internal static class RlSummary
     {
         public RlRecord Final => History[^1];
 
-        public double Value(RlRecord record, string column) => record.Values[Array.IndexOf(Columns, column)];
+        public double Value(RlRecord record, string column) => record.Value(Columns, column);
     }
 
     private static Run Read(string directory)

@@ -84,7 +84,7 @@ internal static class RlTrainCommand
             var taskNames = Environments.Suite.Find(settings.Suite).TaskNames;
             SuccessFigure(Path.Combine(directory, "success.png"), settings, taskNames, history);
             var last = history[^1];
-            console.MarkupLineInterpolated($"[green]Done[/]: mean success {Percent(last.Values[2])} after {last.Step:N0} steps; run in {directory} (metrics.csv, tensorboard/, success.png, checkpoint.bin).");
+            console.MarkupLineInterpolated($"[green]Done[/]: mean success {Percent(last.Value(RlTrainer.Columns(taskNames), "mean_success"))} after {last.Step:N0} steps; run in {directory} (metrics.csv, tensorboard/, success.png, checkpoint.bin).");
             return Task.FromResult(GsurgApp.Success);
         });
         return command;
@@ -140,10 +140,11 @@ internal static class RlTrainCommand
     internal static void SuccessFigure(string path, RlSettings settings, IReadOnlyList<string> taskNames, IReadOnlyList<RlRecord> history)
     {
         double[] x = [.. history.Select(r => (double)r.Step)];
-        var perTask = taskNames.Select((task, t) => new LineChart.Series(task, x, [.. history.Select(r => 100 * r.Values[5 + t])])).ToArray();
+        var columns = RlTrainer.Columns(taskNames);
+        var perTask = taskNames.Select(task => new LineChart.Series(task, x, [.. history.Select(r => 100 * r.Value(columns, $"success/{task}"))])).ToArray();
         LineChart.Save(path,
         [
-            new LineChart.Panel($"{settings.Suite}, {settings.Method}, seed {settings.Seed}: mean success", "success (%)", [new LineChart.Series("mean", x, [.. history.Select(r => 100 * r.Values[2])])]),
+            new LineChart.Panel($"{settings.Suite}, {settings.Method}, seed {settings.Seed}: mean success", "success (%)", [new LineChart.Series("mean", x, [.. history.Select(r => 100 * r.Value(columns, "mean_success"))])]),
             new LineChart.Panel("success per task", "success (%)", perTask),
         ], "vector step", legend: ScottPlot.Alignment.LowerRight);
     }
@@ -198,9 +199,10 @@ internal static class RlTrainCommand
 
         public void Evaluated(RlRecord record, IReadOnlyList<string> columns)
         {
-            _success = record.Values[2];
+            double Value(string column) => record.Value(columns, column);
+            _success = Value("mean_success");
             console.MarkupLine(string.Create(CultureInfo.InvariantCulture,
-                $"step {record.Step:N0}: mean success {Percent(record.Values[2])} %, return {record.Values[3]:F1}, critic loss {record.Values[columns.Count - 10]:F3}, actor loss {record.Values[columns.Count - 9]:F3}, {record.Values[1]:F0} s"));
+                $"step {record.Step:N0}: mean success {Percent(_success)} %, return {Value("mean_return"):F1}, critic loss {Value("critic_loss"):F3}, actor loss {Value("actor_loss"):F3}, {Value("seconds"):F0} s"));
         }
 
         private double _success = double.NaN;

@@ -13,7 +13,23 @@ namespace GradientSurgery.Experiments.Reinforcement;
 /// <summary>One evaluation of a run, as logged: the vector step it followed and the values of <see cref="RlTrainer.Columns"/>.</summary>
 /// <param name="Step">Vector steps done.</param>
 /// <param name="Values">One value per column (NaN when not measured).</param>
-public sealed record RlRecord(int Step, double[] Values);
+public sealed record RlRecord(int Step, double[] Values)
+{
+    /// <summary>The value of <paramref name="column"/>, one of the run's <paramref name="columns"/> (<see cref="RlTrainer.Columns"/>).</summary>
+    /// <exception cref="ArgumentException">The column is not logged.</exception>
+    public double Value(IReadOnlyList<string> columns, string column)
+    {
+        ArgumentNullException.ThrowIfNull(columns);
+        for (var k = 0; k < columns.Count && k < Values.Length; k++)
+        {
+            if (columns[k] == column)
+            {
+                return Values[k];
+            }
+        }
+        throw new ArgumentException($"No column '{column}' in this record.", nameof(column));
+    }
+}
 
 /// <summary>What a run reports while it trains (for a progress bar).</summary>
 public interface IRlObserver
