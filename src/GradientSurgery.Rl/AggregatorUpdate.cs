@@ -6,26 +6,49 @@ using static TorchSharp.torch;
 namespace GradientSurgery.Rl;
 
 /// <summary>
-/// The update of an aggregator (PCGrad, CAGrad, MGDA, …): the T task gradients of the network's parameters from one
-/// backward pass (<see cref="SamplePartitionedBackward"/>), combined by the aggregator into <c>.grad</c>, then the step.
-/// All of the network's parameters are shared among the tasks (MT-SAC's one network).
+/// The update of an aggregator (PCGrad, CAGrad, MGDA, …): the T task gradients of the network's parameters, combined by
+/// the aggregator into <c>.grad</c>, then the step. The task gradients come from one backward pass
+/// (<see cref="SamplePartitionedBackward"/>, <see cref="TaskGradients.OnePass"/>) or from one pass per task mean
+/// (<see cref="MultiTaskBackward"/>, <see cref="TaskGradients.TaskPasses"/>). All of the network's parameters are shared
+/// among the tasks (MT-SAC's one network).
 /// </summary>
 public sealed class AggregatorUpdate : ITaskLossUpdate
 {
-    private readonly SamplePartitionedBackward _backward;
+    // Exactly one of the two is set, by the choice of task gradients.
+    private readonly SamplePartitionedBackward? _onePass;
+    private readonly MultiTaskBackward? _taskPasses;
 
     /// <summary>Creates the update of <paramref name="network"/>'s <paramref name="parameters"/> (those the optimizer holds).</summary>
-    public AggregatorUpdate(optim.Optimizer optimizer, IAggregator aggregator, nn.Module network, IEnumerable<Parameter> parameters)
+    /// <param name="optimizer">The optimizer over <paramref name="parameters"/>.</param>
+    /// <param name="aggregator">Combines the task Jacobian into one update; created once and reused.</param>
+    /// <param name="network">The network (its Linear layers are recorded for the one-pass route).</param>
+    /// <param name="parameters">The parameters that receive the update.</param>
+    /// <param name="taskGradients">How the task gradients are computed.</param>
+    public AggregatorUpdate(optim.Optimizer optimizer, IAggregator aggregator, nn.Module network, IEnumerable<Parameter> parameters, TaskGradients taskGradients = TaskGradients.OnePass)
     {
         Optimizer = optimizer ?? throw new ArgumentNullException(nameof(optimizer));
-        _backward = new SamplePartitionedBackward(aggregator, network, parameters);
+        TaskGradients = taskGradients;
+        switch (taskGradients)
+        {
+            case TaskGradients.OnePass:
+                _onePass = new SamplePartitionedBackward(aggregator, network, parameters);
+                break;
+            case TaskGradients.TaskPasses:
+                _taskPasses = new MultiTaskBackward(aggregator, parameters, []);
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(taskGradients), taskGradients, "Unknown way of computing the task gradients.");
+        }
     }
 
     /// <inheritdoc/>
     public optim.Optimizer Optimizer { get; }
 
+    /// <summary>How the task gradients are computed.</summary>
+    public TaskGradients TaskGradients { get; }
+
     /// <summary>The aggregator.</summary>
-    public IAggregator Aggregator => _backward.Aggregator;
+    public IAggregator Aggregator => _onePass?.Aggregator ?? _taskPasses!.Aggregator;
 
     /// <inheritdoc/>
     public StepReport Step(Func<Tensor> sampleLosses, Tensor taskIds, int taskCount)
@@ -33,12 +56,20 @@ public sealed class AggregatorUpdate : ITaskLossUpdate
         ArgumentNullException.ThrowIfNull(sampleLosses);
         using var scope = NewDisposeScope();
         Optimizer.zero_grad();
-        Tensor perSample;
-        using (_backward.Record())
+        StepReport report;
+        if (_onePass is { } onePass)
         {
-            perSample = sampleLosses();
+            Tensor perSample;
+            using (onePass.Record())
+            {
+                perSample = sampleLosses();
+            }
+            report = onePass.Backward(perSample, taskIds, taskCount);
         }
-        var report = _backward.Backward(perSample, taskIds, taskCount);
+        else
+        {
+            report = _taskPasses!.Backward(TaskMeans.List(sampleLosses(), taskIds, taskCount));
+        }
         Optimizer.step();
         return report;
     }
@@ -49,6 +80,10 @@ public sealed class AggregatorUpdate : ITaskLossUpdate
     /// <summary>Restores the aggregator's state.</summary>
     public void LoadState(BinaryReader reader) => (Aggregator as IStateful)?.LoadState(reader);
 
-    /// <summary>Removes the recording hooks.</summary>
-    public void Dispose() => _backward.Dispose();
+    /// <summary>Removes the recording hooks (one pass) or frees the Jacobian's storage (task passes).</summary>
+    public void Dispose()
+    {
+        _onePass?.Dispose();
+        _taskPasses?.Dispose();
+    }
 }

@@ -18,8 +18,8 @@ namespace GradientSurgery.Rl;
 /// critics (clipped double Q); (2) the actor minimises α log π − min Q with a reparameterised action, the critics
 /// frozen; (3) each task's temperature follows its own entropy constraint; (4) the target critics move by Polyak
 /// averaging. In (1) and (2) each task's loss is the mean over its own samples, and the method turns the T losses
-/// into the update: their mean (MT-SAC), an aggregator on their Jacobian from one backward pass
-/// (<see cref="AggregatorUpdate"/>), or a loss weighting (<see cref="WeightingUpdate"/>).
+/// into the update: their mean (MT-SAC), an aggregator on their Jacobian from one backward pass or from T
+/// (<see cref="AggregatorUpdate"/>, <see cref="SacSettings.TaskGradients"/>), or a loss weighting (<see cref="WeightingUpdate"/>).
 /// </para>
 /// <para>
 /// Deterministic: the networks are initialised from <c>seed</c> and every action noise is drawn from one generator
@@ -71,8 +71,8 @@ public sealed class MultiTaskSac : IDisposable
         _logTemperature = new Parameter(full(taskCount, Math.Log(settings.InitialTemperature)));
         _temperatureOptimizer = optim.Adam([_logTemperature], settings.LearningRate);
         // Separate streams for the actor's and the critic's methods (PCGrad's shuffles, GradDrop's masks).
-        _actorUpdate = Method.CreateUpdate(_actor, taskCount, settings.LearningRate, unchecked(seed * 2 + 1));
-        _criticUpdate = Method.CreateUpdate(_critic, taskCount, settings.LearningRate, unchecked(seed * 2 + 2));
+        _actorUpdate = Method.CreateUpdate(_actor, taskCount, settings.LearningRate, unchecked(seed * 2 + 1), settings.TaskGradients);
+        _criticUpdate = Method.CreateUpdate(_critic, taskCount, settings.LearningRate, unchecked(seed * 2 + 2), settings.TaskGradients);
         _noise = new Generator(unchecked((ulong)seed ^ 0x5AC5AC5AC5AC5AC5UL));
     }
 

@@ -57,7 +57,8 @@ public sealed record SacMethod(string Name, NetworkSharing Sharing, string? Cata
     /// <param name="taskCount">T.</param>
     /// <param name="learningRate">Adam's learning rate.</param>
     /// <param name="seed">The method's randomness.</param>
-    public ITaskLossUpdate CreateUpdate(nn.Module network, int taskCount, double learningRate, long seed)
+    /// <param name="taskGradients">How an aggregator's task gradients are computed (ignored by the other methods).</param>
+    public ITaskLossUpdate CreateUpdate(nn.Module network, int taskCount, double learningRate, long seed, TaskGradients taskGradients = TaskGradients.OnePass)
     {
         ArgumentNullException.ThrowIfNull(network);
         var parameters = network.parameters().ToArray();
@@ -68,7 +69,7 @@ public sealed record SacMethod(string Name, NetworkSharing Sharing, string? Cata
         }
         if (MethodCatalog.Resolve(CatalogMethod).Kind == MethodKind.Aggregator)
         {
-            return new AggregatorUpdate(optim.Adam(parameters, learningRate), MethodCatalog.CreateAggregator(CatalogMethod, seed), network, parameters);
+            return new AggregatorUpdate(optim.Adam(parameters, learningRate), MethodCatalog.CreateAggregator(CatalogMethod, seed), network, parameters, taskGradients);
         }
         // The whole MT-SAC network is shared; GradNorm balances at its last layer.
         var lastLayer = network.modules().OfType<Linear>().Last().weight;

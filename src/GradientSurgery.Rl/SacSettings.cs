@@ -12,6 +12,12 @@ namespace GradientSurgery.Rl;
 /// <param name="Tau">Polyak factor of the target critics.</param>
 /// <param name="InitialTemperature">α of every task at the start.</param>
 /// <param name="TargetEntropy">H̄; null for −|A|.</param>
+/// <param name="TaskGradients">
+/// How an aggregator method (<c>pcgrad</c>, <c>mgda</c>, <c>cagrad</c>, …) gets its T task gradients: one backward pass
+/// (<see cref="Rl.TaskGradients.OnePass"/>, the default) or one per task (<see cref="Rl.TaskGradients.TaskPasses"/>, the
+/// paper's way). The same update up to float rounding; ignored by the other methods. Absent from checkpoints written
+/// before it existed, which therefore read as the default, the only behaviour they could have had.
+/// </param>
 public sealed record SacSettings(
     int[] Hidden,
     int BatchPerTask = 128,
@@ -19,7 +25,8 @@ public sealed record SacSettings(
     double Discount = 0.99,
     double Tau = 0.005,
     double InitialTemperature = 1.0,
-    double? TargetEntropy = null)
+    double? TargetEntropy = null,
+    TaskGradients TaskGradients = TaskGradients.OnePass)
 {
     /// <summary>Meta-World's MT-SAC defaults.</summary>
     public static SacSettings MetaWorld { get; } = new([400, 400, 400]);
@@ -55,6 +62,10 @@ public sealed record SacSettings(
         if (TargetEntropy is { } h && !double.IsFinite(h))
         {
             throw new ArgumentException($"The target entropy must be finite; got {h}.", nameof(TargetEntropy));
+        }
+        if (!Enum.IsDefined(TaskGradients))
+        {
+            throw new ArgumentException($"The task gradients must be {string.Join(" or ", Enum.GetNames<TaskGradients>())}; got {(int)TaskGradients}.", nameof(TaskGradients));
         }
     }
 }

@@ -184,6 +184,9 @@ public sealed class SamplePartitionedJacobian : IDisposable
         {
             starts[t] = starts[t - 1] + counts[t - 1];
         }
+        // A task-balanced replay batch comes grouped by task already: then the grouping is the identity and the rows are
+        // used in place instead of being copied by index_select for every layer.
+        var grouped = IsNonDecreasing(tasks);
         var order = tensor(Enumerable.Range(0, n).OrderBy(i => tasks[i]).Select(i => (long)i).ToArray(), device: sampleLosses.device);
         var ids = taskIds.to(ScalarType.Int64);
 
@@ -215,7 +218,7 @@ public sealed class SamplePartitionedJacobian : IDisposable
                         // This call's output does not reach the loss: it adds nothing.
                         continue;
                     }
-                    AddLinearRows(jacobian, layer, input.detach(), gradient, ids, order, counts, starts);
+                    AddLinearRows(jacobian, layer, input.detach(), gradient, ids, grouped ? null : order, counts, starts);
                 }
             }
         }
@@ -246,8 +249,11 @@ public sealed class SamplePartitionedJacobian : IDisposable
         }
     }
 
-    /// <summary>Adds one recorded call's per-task weight (G_tᵀ X_t) and bias (Σ G_t) gradients to the Jacobian's rows.</summary>
-    private void AddLinearRows(Tensor jacobian, LayerSlot layer, Tensor input, Tensor outputGradient, Tensor taskIds, Tensor order, long[] counts, long[] starts)
+    /// <summary>
+    /// Adds one recorded call's per-task weight (G_tᵀ X_t) and bias (Σ G_t) gradients to the Jacobian's rows;
+    /// <c>order</c> holds the sample indices grouped by task, or is null when the samples are grouped already.
+    /// </summary>
+    private void AddLinearRows(Tensor jacobian, LayerSlot layer, Tensor input, Tensor outputGradient, Tensor taskIds, Tensor? order, long[] counts, long[] starts)
     {
         if (layer.BiasColumn >= 0)
         {
@@ -259,8 +265,8 @@ public sealed class SamplePartitionedJacobian : IDisposable
         if (layer.WeightColumn >= 0)
         {
             // Rows grouped by task, then one product per task over its own rows: no padding, no T-fold work.
-            var sortedGradient = outputGradient.index_select(0, order);
-            var sortedInput = input.index_select(0, order);
+            var sortedGradient = order is null ? outputGradient : outputGradient.index_select(0, order);
+            var sortedInput = order is null ? input : input.index_select(0, order);
             var shape = layer.Linear.weight!.shape;
             for (var t = 0; t < counts.Length; t++)
             {
@@ -272,6 +278,18 @@ public sealed class SamplePartitionedJacobian : IDisposable
                 rows.addmm_(sortedGradient.narrow(0, starts[t], counts[t]).t(), sortedInput.narrow(0, starts[t], counts[t]));
             }
         }
+    }
+
+    private static bool IsNonDecreasing(long[] tasks)
+    {
+        for (var n = 1; n < tasks.Length; n++)
+        {
+            if (tasks[n] < tasks[n - 1])
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     /// <summary>Parameter <paramref name="k"/>'s columns of a Jacobian row (1-D) or of the whole Jacobian (2-D); a view.</summary>
