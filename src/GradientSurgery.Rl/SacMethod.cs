@@ -71,9 +71,8 @@ public sealed record SacMethod(string Name, NetworkSharing Sharing, string? Cata
         {
             return new AggregatorUpdate(optim.Adam(parameters, learningRate), MethodCatalog.CreateAggregator(CatalogMethod, seed), network, parameters, taskGradients);
         }
-        // The whole MT-SAC network is shared; GradNorm balances at its last layer.
-        var lastLayer = network.modules().OfType<Linear>().Last().weight;
-        var setup = new MethodSetup(parameters, parameters, taskCount, all => optim.Adam(all, learningRate), lastLayer, UncertaintyTaskKind.Regression);
+        // The whole MT-SAC network is shared. (GradNorm, which would need its last shared layer, is refused by Parse.)
+        var setup = new MethodSetup(parameters, parameters, taskCount, all => optim.Adam(all, learningRate));
         return new WeightingUpdate((Training.LossWeightingStep)MethodCatalog.CreateStep(CatalogMethod, seed, setup));
     }
 }

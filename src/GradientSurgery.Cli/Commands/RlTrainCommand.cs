@@ -31,11 +31,16 @@ internal static class RlTrainCommand
         var hidden = new Option<string?>("--hidden") { Description = $"Hidden layers of the actor and critics, e.g. 400,400,400 (Meta-World's); default: {Defaults(s => string.Join(',', s.Sac.Hidden))}." };
         var batch = CommonOptions.PositiveInt("--batch-per-task", $"Transitions per task in each update; default: {Defaults(s => s.Sac.BatchPerTask)}.");
         var buffer = CommonOptions.PositiveInt("--buffer", $"Replay capacity per task; default: {Defaults(s => s.BufferPerTask)}.");
+        var taskGradients = new Option<string>("--task-gradients")
+        {
+            Description = "How an aggregator gets the T task gradients: one-pass (one backward pass of the batch, segmented by task) or task-passes (one backward pass per task, as the paper's code; slower, for comparison).",
+            DefaultValueFactory = _ => "one-pass",
+        }.AcceptOnlyFromAmong("one-pass", "task-passes");
         var threads = CommonOptions.PositiveInt("--threads", "Threads for tensor operations and environments (default: all cores); 1 when two runs share two cores.");
         var command = new Command("train",
             "Train multi-task SAC on a suite: a progress bar with steps/s and the current mean success; per evaluation, success and return per task, temperatures, mean Q, losses and the conflicts of the actor's and critic's task gradients to metrics.csv and TensorBoard; success.png; an atomic, checksummed checkpoint (networks, optimizers, temperatures, replay buffer, environments, random states) after every evaluation. Ctrl+C or SIGTERM stops after the current step; --resume continues from the last checkpoint.")
         {
-            suite, method, steps, seed, output, resume, evaluateEvery, episodes, warmup, hidden, batch, buffer, threads,
+            suite, method, steps, seed, output, resume, evaluateEvery, episodes, warmup, hidden, batch, buffer, taskGradients, threads,
         };
         command.SetAction((parse, cancellation) =>
         {
@@ -59,6 +64,7 @@ internal static class RlTrainCommand
                     {
                         Hidden = Hidden(parse.GetValue(hidden)) ?? defaults.Sac.Hidden,
                         BatchPerTask = parse.GetValue(batch) ?? defaults.Sac.BatchPerTask,
+                        TaskGradients = parse.GetValue(taskGradients) == "task-passes" ? TaskGradients.TaskPasses : TaskGradients.OnePass,
                     },
                 };
                 settings.Validate();

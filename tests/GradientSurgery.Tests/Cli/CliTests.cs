@@ -39,6 +39,7 @@ public sealed class CliTests : IDisposable
     [InlineData("rl train --steps -5", "--steps must be a positive integer")]
     [InlineData("rl train --hidden 64,x", "--hidden takes comma-separated positive widths")]
     [InlineData("rl eval --run /nonexistent/run", "no run directory")]
+    [InlineData("rl train --task-gradients two-pass", "two-pass")]
     public void BadArgumentsExitNonZeroWithOneLine(string commandLine, string reason)
     {
         var (code, _, error) = Run(commandLine.Split(' '));
