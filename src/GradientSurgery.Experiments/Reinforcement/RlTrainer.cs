@@ -250,15 +250,16 @@ public static class RlTrainer
 
     private static void Save(string path, RlSettings settings, int step, double seconds, MultiTaskSac agent, ReplayBuffer buffer, VectorEnvironment vector, SplitMix64 random, List<RlRecord> history)
     {
-        CheckpointFile.Write(path, new Dictionary<string, byte[]>
-        {
-            ["settings"] = JsonSerializer.SerializeToUtf8Bytes(settings),
-            ["position"] = Bytes(w => { w.Write(step); w.Write(seconds); w.Write(random.State); }),
-            ["agent"] = Bytes(agent.Save),
-            ["replay"] = Bytes(buffer.Save),
-            ["environments"] = Bytes(vector.SaveState),
-            ["history"] = JsonSerializer.SerializeToUtf8Bytes(history, HistoryJson),
-        });
+        // Streamed: the replay buffer alone is hundreds of megabytes at the end of an mt10 run.
+        CheckpointFile.Write(path,
+        [
+            new("settings", w => w.Write(JsonSerializer.SerializeToUtf8Bytes(settings))),
+            new("position", w => { w.Write(step); w.Write(seconds); w.Write(random.State); }),
+            new("agent", agent.Save),
+            new("replay", buffer.Save),
+            new("environments", vector.SaveState),
+            new("history", w => w.Write(JsonSerializer.SerializeToUtf8Bytes(history, HistoryJson))),
+        ]);
     }
 
     private static (int Step, double Seconds, ReplayBuffer Buffer) Restore(string path, RlSettings settings, MultiTaskSac agent, VectorEnvironment vector, SplitMix64 random, List<RlRecord> history)
@@ -325,16 +326,6 @@ public static class RlTrainer
         {
             throw new InvalidDataException($"{path} has no readable settings section: {malformed.Message}", malformed);
         }
-    }
-
-    private static byte[] Bytes(Action<BinaryWriter> write)
-    {
-        using var stream = new MemoryStream();
-        using (var writer = new BinaryWriter(stream))
-        {
-            write(writer);
-        }
-        return stream.ToArray();
     }
 
     /// <summary>Means of the update statistics and training episodes between two evaluations.</summary>

@@ -20,31 +20,50 @@ public static class CheckpointFile
     public static void Write(string path, IReadOnlyDictionary<string, byte[]> sections)
     {
         ArgumentNullException.ThrowIfNull(sections);
-        using var buffer = new MemoryStream();
-        using (var writer = new BinaryWriter(buffer, Encoding.UTF8, leaveOpen: true))
-        {
-            writer.Write(Magic);
-            writer.Write(FormatVersion);
-            writer.Write(sections.Count);
-            foreach (var (name, bytes) in sections)
-            {
-                writer.Write(name);
-                writer.Write(bytes.LongLength);
-                writer.Write(bytes);
-            }
-        }
-        var hash = SHA256.HashData(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
-        buffer.Write(hash);
+        Write(path, [.. sections.Select(s => new Section(s.Key, writer => writer.Write(s.Value)))]);
+    }
 
+    /// <summary>
+    /// Writes the sections atomically, each streamed by its writer straight into the file, so that a large section
+    /// (a replay buffer of hundreds of megabytes) is never held in memory twice; the same format as the other overload.
+    /// </summary>
+    public static void Write(string path, IReadOnlyList<Section> sections)
+    {
+        ArgumentNullException.ThrowIfNull(sections);
         var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
         Directory.CreateDirectory(directory);
         var temporary = Path.Combine(directory, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
         try
         {
-            using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None))
             {
-                buffer.Position = 0;
-                buffer.CopyTo(file);
+                using (var writer = new BinaryWriter(file, Encoding.UTF8, leaveOpen: true))
+                {
+                    writer.Write(Magic);
+                    writer.Write(FormatVersion);
+                    writer.Write(sections.Count);
+                    foreach (var section in sections)
+                    {
+                        writer.Write(section.Name);
+                        // The length precedes the bytes: written as a placeholder, then filled in once they are out.
+                        writer.Flush();
+                        var lengthAt = file.Position;
+                        writer.Write(0L);
+                        section.Write(writer);
+                        writer.Flush();
+                        var end = file.Position;
+                        file.Position = lengthAt;
+                        writer.Write(end - lengthAt - sizeof(long));
+                        writer.Flush();
+                        file.Position = end;
+                    }
+                }
+                // The checksum of everything written, read back from the file (the page cache) rather than kept in memory.
+                var payloadLength = file.Position;
+                file.Position = 0;
+                var hash = SHA256.HashData(file);
+                file.Position = payloadLength;
+                file.Write(hash);
                 file.Flush(flushToDisk: true);
             }
             if (File.Exists(path))
@@ -61,6 +80,11 @@ public static class CheckpointFile
             }
         }
     }
+
+    /// <summary>A named section of a checkpoint and the code that writes its bytes.</summary>
+    /// <param name="Name">The section's name.</param>
+    /// <param name="Write">Writes the section's bytes (and must not close the writer).</param>
+    public sealed record Section(string Name, Action<BinaryWriter> Write);
 
     /// <summary>Reads and verifies a checkpoint.</summary>
     /// <exception cref="InvalidDataException">The file is truncated, not a checkpoint, of another format version, or fails its checksum; the message names the file.</exception>

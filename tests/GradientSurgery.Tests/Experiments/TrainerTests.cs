@@ -250,6 +250,42 @@ public sealed class TrainerTests : IDisposable
         Assert.Contains("not a GradientSurgery checkpoint", Assert.Throws<InvalidDataException>(() => CheckpointFile.Read(path)).Message);
     }
 
+    [Fact]
+    public void StreamedSectionsGiveTheDocumentedFormatAndAFailingWriterLeavesTheLastCheckpoint()
+    {
+        var path = Path.Combine(_directory, "s.bin");
+        var large = new byte[3_000_000];
+        new Random(5).NextBytes(large);
+        CheckpointFile.Write(path,
+        [
+            new("small", w => w.Write((byte)7)),
+            new("large", w => { w.Write(large.AsSpan(0, 1_000_000)); w.Write(large.AsSpan(1_000_000)); }),
+            new("empty", _ => { }),
+        ]);
+
+        // The format built independently: magic, version 1, count, then (name, length, bytes) per section, then SHA-256.
+        using var expected = new MemoryStream();
+        using (var writer = new BinaryWriter(expected, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            writer.Write("GSCKPT\0\u0001"u8);
+            writer.Write(1);
+            writer.Write(3);
+            foreach (var (name, bytes) in new[] { ("small", new byte[] { 7 }), ("large", large), ("empty", Array.Empty<byte>()) })
+            {
+                writer.Write(name);
+                writer.Write((long)bytes.Length);
+                writer.Write(bytes);
+            }
+        }
+        expected.Write(System.Security.Cryptography.SHA256.HashData(expected.ToArray()));
+        Assert.Equal(expected.ToArray(), File.ReadAllBytes(path));
+
+        var failing = new CheckpointFile.Section("broken", _ => throw new IOException("disk full"));
+        Assert.Throws<IOException>(() => CheckpointFile.Write(path, [new("small", w => w.Write((byte)1)), failing]));
+        Assert.Equal(expected.ToArray(), File.ReadAllBytes(path));
+        Assert.Single(Directory.GetFiles(_directory));
+    }
+
     private sealed class RecordingObserver : ITrainingObserver
     {
         public List<string> Warnings { get; } = [];
