@@ -82,7 +82,7 @@ internal static class Program
         catch (NullReferenceException)
         {
         }
-        return $"double, float, max and broadcast exact; thread multiple {world.ThreadMultiple}; {MpiLibrary.Version}";
+        return $"double, float, max and broadcast exact; {world.Implementation}, thread multiple {world.ThreadMultiple}, {MpiLibrary.Version}";
     }
 
     private static string ReduceScatter(MpiCommunicator world)
