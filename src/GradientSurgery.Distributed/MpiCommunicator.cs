@@ -487,7 +487,8 @@ public sealed unsafe class MpiCommunicator : IDisposable
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed != 0, this);
 
-    private void Check(string call, int code) => Check(_native, call, code);
+    /// <summary>Throws <see cref="MpiException"/> naming <paramref name="call"/> unless <paramref name="code"/> is MPI_SUCCESS.</summary>
+    internal void Check(string call, int code) => Check(_native, call, code);
 
     private static void Check(MpiNative native, string call, int code)
     {

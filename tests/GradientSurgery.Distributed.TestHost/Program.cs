@@ -30,6 +30,8 @@ internal static class Program
                 "mismatch" => Mismatch(world, differentLength: args.Contains("--length")),
                 "kill" => Kill(world),
                 "singleton" => Singleton(world),
+                "error" => Error(world),
+                "abort" => AbortJob(world),
                 _ => throw new ArgumentException($"unknown scenario '{scenario}'"),
             };
             Console.WriteLine($"rank {world.Rank}/{world.Size} {scenario} ok: {result}");
@@ -245,6 +247,38 @@ internal static class Program
             Thread.Sleep(1);
         }
         throw new CheckFailed("the job went on after a rank died");
+    }
+
+    private static unsafe string Error(MpiCommunicator world)
+    {
+        // A negative count fails MPI's argument check on each rank before any communication: with MPI_ERRORS_RETURN in
+        // effect the call returns a code (under MPI's default handler the job would abort here).
+        var native = MpiLibrary.Native;
+        var value = 1.0;
+        var code = native.Allreduce(&value, &value, -1, native.Constants.Double.Value, native.Constants.Sum.Value, native.Constants.CommWorld.Value);
+        try
+        {
+            world.Check("MPI_Allreduce", code);
+        }
+        catch (MpiException e) when (e.Call == "MPI_Allreduce" && e.ErrorCode == code)
+        {
+            // The job goes on after an error that MPI returned.
+            world.Barrier();
+            return e.Message;
+        }
+        throw new CheckFailed($"MPI_Allreduce with a negative count returned {code} and no MpiException");
+    }
+
+    private static string AbortJob(MpiCommunicator world)
+    {
+        if (world.Rank == 0)
+        {
+            Console.WriteLine($"rank 0/{world.Size} aborts the job");
+            world.Abort(3);
+        }
+        // Rank 1 waits for rank 0, which never comes: MPI_Abort must end it too.
+        world.Barrier();
+        throw new CheckFailed("the barrier returned after rank 0 aborted");
     }
 
     private static string Singleton(MpiCommunicator world)

@@ -67,6 +67,25 @@ public sealed class MpiCommunicatorTests(ITestOutputHelper log)
         Assert.True(elapsed < TimeSpan.FromSeconds(30), $"mpirun took {elapsed.TotalSeconds:F1} s to end the job");
     }
 
+    [MpiFact]
+    public void An_error_that_MPI_returns_is_an_MpiException_naming_the_call_and_MPI_s_text()
+    {
+        var output = AssertEveryRankOk("error");
+        Assert.Contains("MPI_Allreduce failed with error", output);
+        Assert.Contains("MPI_ERR_COUNT", output);
+    }
+
+    [MpiFact]
+    public void Abort_ends_every_rank_with_its_code()
+    {
+        var (code, output, elapsed) = MpiRun.Launch(2, null, "abort");
+        log.WriteLine($"{elapsed.TotalSeconds:F1} s, exit code {code}\n{output}");
+        Assert.Contains("rank 0/2 aborts the job", output);
+        Assert.Equal(3, code);
+        Assert.DoesNotContain("FAILED", output);
+        Assert.True(elapsed < TimeSpan.FromSeconds(30), $"mpirun took {elapsed.TotalSeconds:F1} s to end the job");
+    }
+
     private string AssertEveryRankOk(string scenario)
     {
         var (code, output, elapsed) = MpiRun.Launch(2, null, scenario);
