@@ -372,6 +372,11 @@ public sealed unsafe class MpiCommunicator : IDisposable
     [DoesNotReturn]
     public void Abort(int code)
     {
+        if (_disposed != 0)
+        {
+            // MPI may not be called after MPI_Finalize; this process's exit code is all that is left to report.
+            Environment.Exit(code);
+        }
         var result = _native.Abort(_world, code);
         // MPI_Abort returns only if it failed; ending this process still ends the job (mpirun sees a rank die).
         Console.Error.WriteLine($"MPI_Abort returned {result} ({_native.DescribeError(result)}); exiting with {code}.");
