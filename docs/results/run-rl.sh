@@ -8,7 +8,7 @@ suite=${1:?pointmass or mt10}
 seeds=${2:-0 1 2}
 case $suite in
   pointmass) methods="mtsac pcgrad single" ;;
-  mt10) methods="mtsac mhsac pcgrad cagrad single" ;;
+  mt10) methods="mtsac mhsac pcgrad cagrad:c=0.9 single" ;;   # c = 0.9: the CAGrad paper's MT10 setting
   *) echo "unknown suite $suite" >&2; exit 2 ;;
 esac
 # Run from a private copy of the build so that rebuilding the tree meanwhile cannot change the binary mid-way.

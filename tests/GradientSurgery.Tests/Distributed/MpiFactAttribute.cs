@@ -1,0 +1,19 @@
+using GradientSurgery.Distributed;
+
+namespace GradientSurgery.Tests.Distributed;
+
+/// <summary>
+/// A fact that needs Open MPI's <c>mpirun</c> on PATH: skipped, with the Debian package to install, where it is absent.
+/// The MPI library itself is loaded only by the test host that mpirun starts, never into the test process.
+/// </summary>
+public sealed class MpiFactAttribute : FactAttribute
+{
+    /// <summary>Sets <see cref="FactAttribute.Skip"/> when mpirun cannot be found.</summary>
+    public MpiFactAttribute()
+    {
+        if (MpiRun.FindMpirun() is null)
+        {
+            Skip = $"mpirun is not on PATH: apt-get install {MpiLibrary.DebianPackage}";
+        }
+    }
+}
