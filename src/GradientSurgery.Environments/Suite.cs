@@ -78,12 +78,15 @@ public sealed class Suite
         }
     }
 
+    /// <summary>The names of the suites this library ships.</summary>
+    public static IReadOnlyList<string> Names { get; } = ["pointmass", "mt10"];
+
     /// <summary>The suites this library ships, by name.</summary>
     /// <exception cref="ArgumentException">No suite has that name; the message lists those that do.</exception>
     public static Suite Find(string name) => name.Trim().ToLowerInvariant() switch
     {
         "pointmass" => PointMassSuite.Create(),
         "mt10" => ManipulationSuite.Create(),
-        _ => throw new ArgumentException($"Unknown suite '{name}'. Known suites: pointmass, mt10 (MuJoCo)."),
+        _ => throw new ArgumentException($"Unknown suite '{name}'. Known suites: {string.Join(", ", Names)} (MuJoCo)."),
     };
 }

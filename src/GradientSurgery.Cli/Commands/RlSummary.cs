@@ -3,6 +3,7 @@ using System.Text;
 using GradientSurgery.Cli.Plotting;
 using GradientSurgery.Environments;
 using GradientSurgery.Experiments.Reinforcement;
+using GradientSurgery.Experiments.Supervised;
 using Spectre.Console;
 
 namespace GradientSurgery.Cli.Commands;
@@ -17,7 +18,7 @@ internal static class RlSummary
 {
     public static SummarySection Create(IEnumerable<string> directories)
     {
-        var groups = directories.Select(Read).GroupBy(r => (r.Settings.Suite, r.Settings.Method))
+        var groups = directories.Select(Read).GroupBy(r => (r.Suite, r.Method))
             .OrderBy(g => g.Key.Suite, StringComparer.Ordinal).ThenBy(g => g.Key.Method, StringComparer.Ordinal).ToArray();
         var table = new Table { Title = new TableTitle("reinforcement-learning runs") }
             .AddColumns("suite", "method", "seeds", "steps", "success %", "return", "best success %", "s / 1000 steps");
@@ -76,28 +77,78 @@ internal static class RlSummary
         }).Where(series => series.X.Length > 0)],
         XLabel: "vector step");
 
-    /// <summary>One run's settings, its suite's tasks and logged columns, and its history (at least one evaluation).</summary>
-    private sealed record Run(RlSettings Settings, IReadOnlyList<string> TaskNames, string[] Columns, IReadOnlyList<RlRecord> History)
+    /// <summary>One run's suite and method, its suite's tasks and logged columns, and its history (at least one evaluation).</summary>
+    private sealed record Run(string Suite, string Method, IReadOnlyList<string> TaskNames, string[] Columns, IReadOnlyList<RlRecord> History)
     {
         public RlRecord Final => History[^1];
 
         public double Value(RlRecord record, string column) => record.Value(Columns, column);
     }
 
+    /// <summary>
+    /// Whether <paramref name="directory"/> holds a run of <c>gsurg rl train</c>: its checkpoint, or only its
+    /// metrics.csv (checkpoints of long runs are large and often deleted once a run is done).
+    /// </summary>
+    public static bool IsRun(string directory)
+    {
+        var checkpoint = Path.Combine(directory, RlTrainer.CheckpointName);
+        if (File.Exists(checkpoint) || File.Exists(CheckpointFile.PreviousPath(checkpoint)))
+        {
+            return true;
+        }
+        var metrics = Path.Combine(directory, "metrics.csv");
+        return File.Exists(metrics) && File.ReadLines(metrics).FirstOrDefault() is { } header && header.StartsWith(MetricsPrefix, StringComparison.Ordinal);
+    }
+
+    // The first columns of an RL run's metrics.csv (RlTrainer's keys, step, then its first columns).
+    private const string MetricsPrefix = "method,seed,step,transitions,seconds,mean_success,";
+
     private static Run Read(string directory)
     {
-        var (settings, history) = RlTrainer.ReadHistory(directory);
-        var taskNames = Suite.Find(settings.Suite).TaskNames;
+        var checkpoint = Path.Combine(directory, RlTrainer.CheckpointName);
+        var (suite, method, history) = File.Exists(checkpoint) || File.Exists(CheckpointFile.PreviousPath(checkpoint))
+            ? FromCheckpoint(directory)
+            : FromMetrics(Path.Combine(directory, "metrics.csv"));
+        var taskNames = Suite.Find(suite).TaskNames;
         string[] columns = [.. RlTrainer.Columns(taskNames)];
         if (history.Count == 0)
         {
             throw new InvalidDataException($"{directory} has no evaluation yet.");
         }
-        // A checkpoint of another version of the trainer would otherwise be read through the wrong columns.
+        // A run of another version of the trainer would otherwise be read through the wrong columns.
         if (history.Any(r => r.Values.Length != columns.Length))
         {
-            throw new InvalidDataException($"{directory}: the checkpoint's history has {history[0].Values.Length} values per evaluation, but a {settings.Suite} run logs {columns.Length}.");
+            throw new InvalidDataException($"{directory}: the run's history has {history[0].Values.Length} values per evaluation, but a {suite} run logs {columns.Length}.");
         }
-        return new Run(settings, taskNames, columns, history);
+        return new Run(suite, method, taskNames, columns, history);
+    }
+
+    // The checksummed history: preferred when the checkpoint is there.
+    private static (string Suite, string Method, IReadOnlyList<RlRecord> History) FromCheckpoint(string directory)
+    {
+        var (settings, history) = RlTrainer.ReadHistory(directory);
+        return (settings.Suite, settings.Method, history);
+    }
+
+    // metrics.csv: method, seed, step, then RlTrainer.Columns of the suite whose task columns it has (empty = NaN).
+    private static (string Suite, string Method, IReadOnlyList<RlRecord> History) FromMetrics(string path)
+    {
+        var lines = File.ReadAllLines(path);
+        var header = lines[0].Split(',');
+        var suite = Suite.Names.FirstOrDefault(name => RlTrainer.Columns(Suite.Find(name).TaskNames).SequenceEqual(header.Skip(3)))
+            ?? throw new InvalidDataException($"{path}: its columns are not those of any suite's run ({string.Join(", ", Suite.Names)}).");
+        var rows = lines.Skip(1).Where(l => l.Length > 0).Select((line, k) =>
+        {
+            var fields = line.Split(',');
+            if (fields.Length != header.Length)
+            {
+                throw new InvalidDataException($"{path}, line {k + 2}: {fields.Length} fields, the header has {header.Length}.");
+            }
+            double Number(string field) => field.Length == 0
+                ? double.NaN
+                : double.TryParse(field, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) ? value : throw new InvalidDataException($"{path}, line {k + 2}: '{field}' is not a number.");
+            return (Method: fields[0], Record: new RlRecord((int)Number(fields[2]), [.. fields.Skip(3).Select(Number)]));
+        }).ToArray();
+        return (suite, rows.Length > 0 ? rows[0].Method : "", rows.Select(r => r.Record).ToArray());
     }
 }

@@ -62,8 +62,8 @@ internal static class SummarizeCommand
     }
 
     /// <summary>
-    /// Whether <paramref name="directory"/> is a run of <c>gsurg rl train</c> (a checkpoint and no run.json) rather than
-    /// of <c>gsurg train</c> (run.json, written when training starts): both kinds keep a <c>checkpoint.bin</c>.
+    /// Whether <paramref name="directory"/> is a run of <c>gsurg rl train</c> (a checkpoint or an RL metrics.csv, and no
+    /// run.json) rather than of <c>gsurg train</c> (run.json, written when training starts): both kinds keep a <c>checkpoint.bin</c>.
     /// </summary>
     /// <exception cref="UsageException">Neither kind of run.</exception>
     private static bool IsReinforcementRun(string directory)
@@ -72,13 +72,12 @@ internal static class SummarizeCommand
         {
             return false;
         }
-        var checkpoint = Path.Combine(directory, RlTrainer.CheckpointName);
-        if (File.Exists(checkpoint) || File.Exists(CheckpointFile.PreviousPath(checkpoint)))
+        if (RlSummary.IsRun(directory))
         {
             return true;
         }
         throw new UsageException(Directory.Exists(directory)
-            ? $"{directory} is not a run directory: it has neither run.json ('gsurg train') nor {RlTrainer.CheckpointName} ('gsurg rl train')."
+            ? $"{directory} is not a run directory: it has neither run.json ('gsurg train') nor {RlTrainer.CheckpointName} or an RL metrics.csv ('gsurg rl train')."
             : $"{directory} is not a run directory: it does not exist.");
     }
 

@@ -289,6 +289,30 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void SummarizeReadsAnRlRunFromItsMetricsWhenTheCheckpointIsGone()
+    {
+        var full = TinyRlRun("pcgrad", seed: 3);
+        var metricsOnly = Path.Combine(_directory, "metrics-only");
+        Directory.CreateDirectory(metricsOnly);
+        File.Copy(Path.Combine(full, "metrics.csv"), Path.Combine(metricsOnly, "metrics.csv"));
+        string Row(string run)
+        {
+            var markdown = Path.Combine(_directory, $"{Path.GetFileName(run)}.md");
+            var (code, _, error) = Run("summarize", run, "--markdown", markdown);
+            Assert.True(code == 0, error);
+            return File.ReadAllLines(markdown)[2];
+        }
+        var fromCheckpoint = Row(full);
+        Assert.StartsWith("| pointmass | pcgrad | 1 | 40 |", fromCheckpoint, StringComparison.Ordinal);
+        Assert.Equal(fromCheckpoint, Row(metricsOnly));
+
+        File.WriteAllText(Path.Combine(metricsOnly, "metrics.csv"), File.ReadAllText(Path.Combine(full, "metrics.csv")).Replace("goal-3", "goal-9", StringComparison.Ordinal));
+        var (bad, _, badError) = Run("summarize", metricsOnly);
+        Assert.Equal(2, bad);
+        Assert.Contains("its columns are not those of any suite's run", badError);
+    }
+
+    [Fact]
     public void SummarizeGroupsRlSeedsAndAgreesWithTheirHistories()
     {
         string[] mtsac = [TinyRlRun("mtsac", seed: 1), TinyRlRun("mtsac", seed: 2)];
