@@ -18,7 +18,7 @@ internal static class RlTrainCommand
         var suite = Suite();
         var method = new Option<string>("--method")
         {
-            Description = $"The agent: {string.Join(", ", SacMethod.Variants)} (MT-SAC with a one-hot task id, multi-head SAC, one SAC per task), or any method of the catalog applied to MT-SAC's actor and critic task losses ({CommonOptions.MethodList}); pcgrad is the paper's SAC + PCGrad.",
+            Description = $"The agent: {string.Join(", ", SacMethod.Variants)} (MT-SAC with a one-hot task id, multi-head SAC, one SAC per task), or a method of the catalog applied to MT-SAC's actor and critic task losses ({string.Join(", ", MethodCatalog.All.Where(m => !m.NeedsNonNegativeLosses).Select(m => m.Name))}; not those defined only for non-negative losses, as the actor's loss takes either sign); pcgrad is the paper's SAC + PCGrad.",
             DefaultValueFactory = _ => "pcgrad",
         };
         var steps = CommonOptions.PositiveInt("--steps", $"Vector steps (each steps every task once and makes one update); default: {Defaults(s => s.Steps)}.");
