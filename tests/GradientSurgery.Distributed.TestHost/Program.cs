@@ -34,7 +34,9 @@ internal static class Program
                 "singleton" => Singleton(world),
                 "error" => Error(world),
                 "abort" => AbortJob(world),
-                "train" => Train(world, method: args[1], Enum.Parse<JacobianReduction>(args[2]), output: args[3]),
+                "train" => Train(world, method: args[1], Enum.Parse<JacobianReduction>(args[2]), output: args[3], args.Contains("float32") ? ScalarType.Float32 : ScalarType.Float64),
+                "unequal" => Unequal(world),
+                "methodmismatch" => MethodMismatch(world),
                 "nan" => NonFinite(world, Enum.Parse<JacobianReduction>(args[1]), inLoss: true),
                 "nangradient" => NonFinite(world, Enum.Parse<JacobianReduction>(args[1]), inLoss: false),
                 _ => throw new ArgumentException($"unknown scenario '{scenario}'"),
@@ -302,9 +304,9 @@ internal static class Program
         return (backward.Backward, backward);
     }
 
-    private static string Train(MpiCommunicator world, string method, JacobianReduction reduction, string output)
+    private static string Train(MpiCommunicator world, string method, JacobianReduction reduction, string output, ScalarType dtype)
     {
-        var parameters = TrainingScenario.Train(method, world.Rank, world.Size, (aggregator, shared, heads) => Distributed(world, reduction, aggregator, shared, heads));
+        var parameters = TrainingScenario.Train(method, world.Rank, world.Size, (aggregator, shared, heads) => Distributed(world, reduction, aggregator, shared, heads), dtype: dtype);
         // Every rank's replica must be bit-identical to rank 0's: that is what broadcasting rank 0's decisions buys.
         var reference = parameters.ToArray();
         world.Broadcast<double>(reference, root: 0);
@@ -314,6 +316,39 @@ internal static class Program
             File.WriteAllBytes(output, MemoryMarshal.AsBytes(parameters.AsSpan()).ToArray());
         }
         return $"{method} {reduction}: {parameters.Length} parameters, identical on every rank";
+    }
+
+    private static string Unequal(MpiCommunicator world)
+    {
+        // Rank r claims 8 + r samples: the mean of the shards would not be the global batch's mean.
+        try
+        {
+            TrainingScenario.Train("pcgrad", world.Rank, world.Size, (aggregator, shared, heads) =>
+            {
+                var backward = new DistributedMultiTaskBackward(aggregator, shared, heads, world);
+                return ((losses, shardSize) => backward.Backward(losses, shardSize + world.Rank), backward);
+            });
+        }
+        catch (ArgumentException e)
+        {
+            Expect(e.Message.StartsWith($"The ranks' shards have 8 to {7 + world.Size} samples", StringComparison.Ordinal), $"unexpected message: {e.Message}");
+            return e.Message;
+        }
+        throw new CheckFailed("unequal shards were accepted");
+    }
+
+    private static string MethodMismatch(MpiCommunicator world)
+    {
+        try
+        {
+            TrainingScenario.Train(world.Rank == 1 ? "mgda" : "pcgrad", world.Rank, world.Size, (aggregator, shared, heads) => Distributed(world, JacobianReduction.ReduceScatter, aggregator, shared, heads));
+        }
+        catch (InvalidOperationException e)
+        {
+            Expect(e.Message.StartsWith("The distributed backward settings differ between ranks: rank 1", StringComparison.Ordinal), $"unexpected message: {e.Message}");
+            return e.Message;
+        }
+        throw new CheckFailed("different aggregators were accepted");
     }
 
     private static string NonFinite(MpiCommunicator world, JacobianReduction reduction, bool inLoss)

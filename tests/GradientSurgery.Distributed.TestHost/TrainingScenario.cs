@@ -45,17 +45,19 @@ public static class TrainingScenario
     /// <param name="ranks">The number of shards.</param>
     /// <param name="backward">Creates the backward from the aggregator, the shared and the task-specific parameters.</param>
     /// <param name="corrupt">Changes this shard's losses at a step (fault tests), given the step, the losses and the trunk's output.</param>
+    /// <param name="dtype">The model's dtype: the initial parameters and the data are drawn in float64 and converted.</param>
     public static double[] Train(
         string method,
         int rank,
         int ranks,
         Func<IAggregator, Parameter[], Parameter[], (ShardBackward Backward, IDisposable Owner)> backward,
-        Func<int, Tensor[], Tensor, Tensor[]>? corrupt = null)
+        Func<int, Tensor[], Tensor, Tensor[]>? corrupt = null,
+        ScalarType dtype = ScalarType.Float64)
     {
         ArgumentNullException.ThrowIfNull(backward);
         using var scope = NewDisposeScope();
         var initial = new Generator(2024);
-        Parameter Create(params long[] shape) => new(randn(shape, ScalarType.Float64, generator: initial) * 0.5);
+        Parameter Create(params long[] shape) => new((randn(shape, ScalarType.Float64, generator: initial) * 0.5).to(dtype));
         Parameter[] shared = [Create(Inputs, Hidden), Create(Hidden), Create(Hidden, Hidden), Create(Hidden)];
         Parameter[] heads = [.. Enumerable.Range(0, Tasks).SelectMany(_ => new[] { Create(Hidden, 1), Create(1) })];
         var aggregator = MethodCatalog.CreateAggregator(method, AggregatorSeed);
@@ -71,8 +73,8 @@ public static class TrainingScenario
             // Targets that pull the trunk in different directions: a nonlinear function of the inputs per task, plus noise.
             var targets = stack([.. Enumerable.Range(0, Tasks).Select(i => sin(inputs.select(1, i % Inputs) * (i + 1)) - inputs.select(1, (i + 1) % Inputs))], 1)
                 + 0.1 * randn([GlobalBatch, Tasks], ScalarType.Float64, generator: data);
-            var x = inputs.narrow(0, rank * shardSize, shardSize);
-            var y = targets.narrow(0, rank * shardSize, shardSize);
+            var x = inputs.narrow(0, rank * shardSize, shardSize).to(dtype);
+            var y = targets.narrow(0, rank * shardSize, shardSize).to(dtype);
             optimizer.zero_grad();
             var features = tanh(tanh(x.mm(shared[0]) + shared[1]).mm(shared[2]) + shared[3]);
             var losses = Enumerable.Range(0, Tasks)
@@ -85,14 +87,14 @@ public static class TrainingScenario
             step(losses, shardSize);
             optimizer.step();
         }
-        return [.. shared.Concat(heads).SelectMany(p => p.detach().reshape(-1).data<double>().ToArray())];
+        return [.. shared.Concat(heads).SelectMany(p => p.detach().reshape(-1).to(ScalarType.Float64).data<double>().ToArray())];
     }
 
     /// <summary>The reference: one process, the whole global batch, the core's <see cref="MultiTaskBackward"/>.</summary>
-    public static double[] TrainInOneProcess(string method) =>
+    public static double[] TrainInOneProcess(string method, ScalarType dtype = ScalarType.Float64) =>
         Train(method, 0, 1, (aggregator, shared, heads) =>
         {
             var backward = new MultiTaskBackward(aggregator, shared, heads);
             return ((losses, _) => backward.Backward(losses), backward);
-        });
+        }, dtype: dtype);
 }

@@ -42,6 +42,38 @@ public sealed class DistributedMultiTaskBackwardTests(ITestOutputHelper log)
 
     [MpiTheory]
     [InlineData("pcgrad", JacobianReduction.ReduceScatter)]
+    [InlineData("graddrop", JacobianReduction.AllReduce)]
+    public void Two_float32_ranks_stay_within_float32_rounding_of_one_process(string method, JacobianReduction reduction)
+    {
+        var distributed = TrainOnRanks(2, method, reduction, "float32");
+        var difference = MaxRelativeDifference(distributed, TrainingScenario.TrainInOneProcess(method, TorchSharp.torch.ScalarType.Float32));
+        log.WriteLine($"{method} {reduction}, float32: max relative difference {difference:E2}");
+        // float32's 6e-8 per operation, over 5 steps of a few dozen operations per parameter.
+        Assert.True(difference <= 1e-5, $"max relative difference {difference:E2}");
+    }
+
+    [MpiFact]
+    public void Shards_of_different_sizes_are_refused_on_every_rank()
+    {
+        var (code, output, elapsed) = MpiRun.Launch(2, null, "unequal");
+        log.WriteLine($"{elapsed.TotalSeconds:F1} s\n{output}");
+        Assert.True(code == 0, $"mpirun exited with {code}:\n{output}");
+        Assert.Contains("rank 0/2 unequal ok: The ranks' shards have 8 to 9 samples", output);
+        Assert.Contains("rank 1/2 unequal ok: The ranks' shards have 8 to 9 samples", output);
+    }
+
+    [MpiFact]
+    public void Different_aggregators_on_the_ranks_fail_at_construction_on_every_rank()
+    {
+        var (code, output, elapsed) = MpiRun.Launch(2, null, "methodmismatch");
+        log.WriteLine($"{elapsed.TotalSeconds:F1} s\n{output}");
+        Assert.True(code == 0, $"mpirun exited with {code}:\n{output}");
+        Assert.Contains("rank 0/2 methodmismatch ok: The distributed backward settings differ between ranks: rank 1", output);
+        Assert.Contains("rank 1/2 methodmismatch ok: The distributed backward settings differ between ranks: rank 1", output);
+    }
+
+    [MpiTheory]
+    [InlineData("pcgrad", JacobianReduction.ReduceScatter)]
     [InlineData("pcgrad", JacobianReduction.AllReduce)]
     [InlineData("graddrop", JacobianReduction.ReduceScatter)]
     public void A_world_of_one_trains_exactly_as_the_core(string method, JacobianReduction reduction)
@@ -72,12 +104,12 @@ public sealed class DistributedMultiTaskBackwardTests(ITestOutputHelper log)
         return ((losses, _) => backward.Backward(losses), backward);
     }
 
-    private double[] TrainOnRanks(int ranks, string method, JacobianReduction reduction)
+    private double[] TrainOnRanks(int ranks, string method, JacobianReduction reduction, params string[] options)
     {
         var path = Path.Combine(Path.GetTempPath(), $"gsurg-dist-{Guid.NewGuid():N}.bin");
         try
         {
-            string[] arguments = ["train", method, reduction.ToString(), path];
+            string[] arguments = ["train", method, reduction.ToString(), path, .. options];
             var (code, output, elapsed) = ranks == 1 ? MpiRun.Direct(arguments) : MpiRun.Launch(ranks, null, arguments);
             log.WriteLine($"{elapsed.TotalSeconds:F1} s\n{output}");
             Assert.True(code == 0, $"the test host exited with {code}:\n{output}");
