@@ -69,7 +69,8 @@ public sealed class DistributedMultiTaskBackward : IDisposable
     /// <param name="bucketBytes">The most bytes one collective call carries.</param>
     /// <exception cref="NotSupportedException">An aggregator with a loss transform.</exception>
     /// <exception cref="ArgumentException">Parameters that are not on the CPU or not float32/float64.</exception>
-    /// <exception cref="InvalidOperationException">The ranks disagree on the aggregator, the reduction or the parameter shapes.</exception>
+    /// <exception cref="InvalidOperationException">The ranks disagree on the aggregator, the reduction or the parameter shapes
+    /// (checked first, on every rank, so that a mismatch fails at start-up instead of hanging a later collective).</exception>
     public DistributedMultiTaskBackward(
         IAggregator aggregator,
         IEnumerable<Parameter> sharedParameters,
@@ -79,16 +80,22 @@ public sealed class DistributedMultiTaskBackward : IDisposable
         long bucketBytes = MpiCommunicator.DefaultBucketBytes)
     {
         ArgumentNullException.ThrowIfNull(communicator);
-        if (aggregator is ILossTransform)
-        {
-            throw new NotSupportedException(
-                $"{aggregator.GetType().Name} transforms the losses before the surgery; the transform of the global loss is not the mean of the shards' transforms, so it is not distributed yet.");
-        }
         _local = new MultiTaskBackward(aggregator, sharedParameters, taskSpecificParameters);
         _layout = _local.Layout;
         _world = communicator;
         _bucketBytes = bucketBytes;
         Reduction = reduction;
+        // First the collective agreement, then the local refusals: a rank that refused before the collective would
+        // leave the others waiting in it if the ranks disagreed.
+        communicator.VerifySame(
+            "distributed backward settings",
+            $"{aggregator.GetType().FullName} {reduction} {_layout.Dtype} shared {Shapes(_layout.Shared)} heads {Shapes(_layout.TaskSpecific)}",
+            "aggregator, Jacobian reduction, dtype or parameter shapes differ");
+        if (aggregator is ILossTransform)
+        {
+            throw new NotSupportedException(
+                $"{aggregator.GetType().Name} transforms the losses before the surgery; the transform of the global loss is not the mean of the shards' transforms, so it is not distributed yet.");
+        }
         Parameter[] all = [.. _layout.Shared, .. _layout.TaskSpecific];
         if (all.FirstOrDefault(p => p.device_type != DeviceType.CPU || (p.dtype != ScalarType.Float32 && p.dtype != ScalarType.Float64)) is { } unsupported)
         {
@@ -96,11 +103,6 @@ public sealed class DistributedMultiTaskBackward : IDisposable
                 $"A parameter of shape {Jacobian.ShapeText(unsupported)} is {unsupported.dtype} on {unsupported.device}; the distributed backward needs float32 or float64 parameters on the CPU.",
                 nameof(sharedParameters));
         }
-        // A mismatch here would otherwise surface as a hang or a garbled sum in the first step's collectives.
-        communicator.VerifySame(
-            "distributed backward settings",
-            $"{aggregator.GetType().FullName} {reduction} {_layout.Dtype} shared {Shapes(_layout.Shared)} heads {Shapes(_layout.TaskSpecific)}",
-            "aggregator, Jacobian reduction, dtype or parameter shapes differ");
     }
 
     /// <summary>The aggregator applied to the global shared-parameter Jacobian.</summary>
@@ -344,7 +346,10 @@ public sealed class DistributedMultiTaskBackward : IDisposable
         }
     }
 
-    /// <summary>The elements of a contiguous CPU tensor, in its memory (no copy); valid while the tensor lives.</summary>
+    /// <summary>
+    /// The elements of a contiguous CPU tensor, in its memory (no copy); valid while the tensor lives. TorchSharp's
+    /// byte span limits one tensor to 2 GiB, so the T×P Jacobian of one rank must stay below it for now.
+    /// </summary>
     private static Span<T> Values<T>(Tensor tensor)
         where T : unmanaged
     {
