@@ -27,6 +27,8 @@ public sealed class DistributedMultiTaskBackwardTests(ITestOutputHelper log)
     [InlineData("pcgrad", JacobianReduction.AllReduce)]
     [InlineData("mgda", JacobianReduction.ReduceScatter)]
     [InlineData("mgda", JacobianReduction.AllReduce)]
+    // Loss-aware: the weights read the losses, which must be the global batch's means.
+    [InlineData("mgda:normalization=loss", JacobianReduction.ReduceScatter)]
     [InlineData("graddrop", JacobianReduction.ReduceScatter)]
     [InlineData("graddrop", JacobianReduction.AllReduce)]
     public void Two_ranks_train_to_the_parameters_of_one_process_on_the_whole_batches(string method, JacobianReduction reduction)
