@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using GradientSurgery.Aggregation;
 using GradientSurgery.Distributed;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace GradientSurgery.Distributed.TestHost;
@@ -32,6 +34,11 @@ internal static class Program
                 "singleton" => Singleton(world),
                 "error" => Error(world),
                 "abort" => AbortJob(world),
+                "train" => Train(world, method: args[1], Enum.Parse<JacobianReduction>(args[2]), output: args[3], args.Contains("float32") ? ScalarType.Float32 : ScalarType.Float64),
+                "unequal" => Unequal(world),
+                "methodmismatch" => MethodMismatch(world),
+                "nan" => NonFinite(world, Enum.Parse<JacobianReduction>(args[1]), inLoss: true),
+                "nangradient" => NonFinite(world, Enum.Parse<JacobianReduction>(args[1]), inLoss: false),
                 _ => throw new ArgumentException($"unknown scenario '{scenario}'"),
             };
             Console.WriteLine($"rank {world.Rank}/{world.Size} {scenario} ok: {result}");
@@ -289,6 +296,91 @@ internal static class Program
         Expect(data[0] == 1.5 && data[1] == 2.5, "a world of one changed the values");
         world.VerifySame("settings", "anything");
         return "a world of one";
+    }
+
+    private static (ShardBackward, IDisposable) Distributed(MpiCommunicator world, JacobianReduction reduction, IAggregator aggregator, Parameter[] shared, Parameter[] heads)
+    {
+        var backward = new DistributedMultiTaskBackward(aggregator, shared, heads, world, reduction);
+        return (backward.Backward, backward);
+    }
+
+    private static string Train(MpiCommunicator world, string method, JacobianReduction reduction, string output, ScalarType dtype)
+    {
+        var parameters = TrainingScenario.Train(method, world.Rank, world.Size, (aggregator, shared, heads) => Distributed(world, reduction, aggregator, shared, heads), dtype: dtype);
+        // Every rank's replica must be bit-identical to rank 0's: that is what broadcasting rank 0's decisions buys.
+        var reference = parameters.ToArray();
+        world.Broadcast<double>(reference, root: 0);
+        Expect(reference.AsSpan().SequenceEqual(parameters), "this rank's parameters differ from rank 0's");
+        if (world.Rank == 0)
+        {
+            File.WriteAllBytes(output, MemoryMarshal.AsBytes(parameters.AsSpan()).ToArray());
+        }
+        return $"{method} {reduction}: {parameters.Length} parameters, identical on every rank";
+    }
+
+    private static string Unequal(MpiCommunicator world)
+    {
+        // Rank r claims 8 + r samples: the mean of the shards would not be the global batch's mean.
+        try
+        {
+            TrainingScenario.Train("pcgrad", world.Rank, world.Size, (aggregator, shared, heads) =>
+            {
+                var backward = new DistributedMultiTaskBackward(aggregator, shared, heads, world);
+                return ((losses, shardSize) => backward.Backward(losses, shardSize + world.Rank), backward);
+            });
+        }
+        catch (ArgumentException e)
+        {
+            Expect(e.Message.StartsWith($"The ranks' shards have 8 to {7 + world.Size} samples", StringComparison.Ordinal), $"unexpected message: {e.Message}");
+            return e.Message;
+        }
+        throw new CheckFailed("unequal shards were accepted");
+    }
+
+    private static string MethodMismatch(MpiCommunicator world)
+    {
+        try
+        {
+            TrainingScenario.Train(world.Rank == 1 ? "mgda" : "pcgrad", world.Rank, world.Size, (aggregator, shared, heads) => Distributed(world, JacobianReduction.ReduceScatter, aggregator, shared, heads));
+        }
+        catch (InvalidOperationException e)
+        {
+            Expect(e.Message.StartsWith("The distributed backward settings differ between ranks: rank 1", StringComparison.Ordinal), $"unexpected message: {e.Message}");
+            return e.Message;
+        }
+        throw new CheckFailed("different aggregators were accepted");
+    }
+
+    private static string NonFinite(MpiCommunicator world, JacobianReduction reduction, bool inLoss)
+    {
+        // The last rank alone corrupts task 1's loss (NaN) or task 2's gradient (sqrt at 0 in the backward: ∞·0 = NaN
+        // with a finite loss) at step 2; every rank must throw, naming the task.
+        Tensor[] Corrupt(int step, Tensor[] losses, Tensor features)
+        {
+            if (step == 2 && world.Rank == world.Size - 1)
+            {
+                if (inLoss)
+                {
+                    losses[1] = losses[1] * double.NaN;
+                }
+                else
+                {
+                    losses[2] = losses[2] + (features.sum() * 0).sqrt();
+                }
+            }
+            return losses;
+        }
+        try
+        {
+            TrainingScenario.Train("pcgrad", world.Rank, world.Size, (aggregator, shared, heads) => Distributed(world, reduction, aggregator, shared, heads), Corrupt);
+        }
+        catch (ArithmeticException e)
+        {
+            var expected = inLoss ? "The loss of task 1 is NaN" : "The gradient of task 2 with respect to the shared parameters contains NaN or Inf";
+            Expect(e.Message.StartsWith(expected, StringComparison.Ordinal), $"unexpected message: {e.Message}");
+            return $"{reduction}: {e.Message}";
+        }
+        throw new CheckFailed("no exception");
     }
 
     private static void Expect(bool condition, string what)

@@ -11,9 +11,15 @@ namespace GradientSurgery.Training;
 internal static class GradientChecks
 {
     /// <summary>Each loss's value, after checking that every loss is a finite floating-point scalar on the shared parameters' device that requires grad.</summary>
+    /// <param name="losses">One scalar loss per task.</param>
+    /// <param name="layout">The parameters the losses must reach.</param>
+    /// <param name="requireFinite">
+    /// False leaves the finiteness check to the caller: the distributed backward must first agree across ranks on the
+    /// global losses, or a rank that throws alone would leave the others waiting in a collective.
+    /// </param>
     /// <exception cref="ArgumentException">An empty list, or a loss that is null, not a scalar, not floating point, on another device or not connected.</exception>
     /// <exception cref="ArithmeticException">A loss is NaN or infinite.</exception>
-    public static double[] LossValues(IReadOnlyList<Tensor> losses, ParameterLayout layout)
+    public static double[] LossValues(IReadOnlyList<Tensor> losses, ParameterLayout layout, bool requireFinite = true)
     {
         ArgumentNullException.ThrowIfNull(losses);
         if (losses.Count == 0)
@@ -43,9 +49,9 @@ internal static class GradientChecks
                 throw NotConnected(i, "it does not require grad");
             }
             values[i] = loss.ToDouble();
-            if (!double.IsFinite(values[i]))
+            if (requireFinite && !double.IsFinite(values[i]))
             {
-                throw new ArithmeticException($"The loss of task {i} is {values[i]}; no gradient was written.");
+                throw NonFiniteLoss(i, values[i]);
             }
         }
         return values;
@@ -67,15 +73,19 @@ internal static class GradientChecks
             {
                 continue;
             }
-            if (!isfinite(rows[task]).all().item<bool>())
-            {
-                throw new ArithmeticException($"The gradient of task {task} with respect to {withRespectTo} contains NaN or Inf; no gradient was written." + NonFiniteGradient.Advice);
-            }
-            throw new ArithmeticException(
-                $"The gradient of task {task} with respect to {withRespectTo} is finite but too large for its squared norm to be represented in {rows.dtype}; no gradient was written.");
+            throw NonFiniteRow(task, withRespectTo, !isfinite(rows[task]).all().item<bool>(), rows.dtype);
         }
         return gramian;
     }
+
+    /// <summary>The error for a task whose Gramian diagonal entry is not finite: its gradient holds NaN or Inf, or its squared norm overflows.</summary>
+    public static ArithmeticException NonFiniteRow(int task, string withRespectTo, bool holdsNonFinite, ScalarType dtype) => holdsNonFinite
+        ? new($"The gradient of task {task} with respect to {withRespectTo} contains NaN or Inf; no gradient was written." + NonFiniteGradient.Advice)
+        : new($"The gradient of task {task} with respect to {withRespectTo} is finite but too large for its squared norm to be represented in {dtype}; no gradient was written.");
+
+    /// <summary>The error for a loss that is NaN or infinite.</summary>
+    public static ArithmeticException NonFiniteLoss(int task, double value, string? where = null) =>
+        new($"The loss of task {task} is {value}{where}; no gradient was written.");
 
     /// <summary>The error for a loss that cannot reach the shared parameters.</summary>
     public static ArgumentException NotConnected(int task, string why) =>

@@ -34,6 +34,23 @@ internal sealed class HeadGradients(ParameterLayout layout)
         }
     }
 
+    /// <summary>Task-specific parameter <paramref name="k"/>'s collected gradient, or null when no task reached it.</summary>
+    public Tensor? this[int k] => _gradients[k];
+
+    /// <summary>
+    /// Replaces the collected gradient of head <paramref name="k"/> (the distributed backward's mean over ranks); its
+    /// owner stays the task that reached it here.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No task reached this head on this process.</exception>
+    public void Replace(int k, Tensor gradient)
+    {
+        if (_owners[k] < 0)
+        {
+            throw new InvalidOperationException($"Task-specific parameter {k} received no gradient here, so it has no gradient to replace.");
+        }
+        _gradients[k] = gradient;
+    }
+
     /// <summary>Throws, naming the task and the parameter, if a head's gradient holds NaN or Inf.</summary>
     /// <exception cref="ArithmeticException">A non-finite head gradient.</exception>
     public void EnsureFinite()

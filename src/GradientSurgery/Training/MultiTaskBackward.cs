@@ -113,7 +113,7 @@ public sealed class MultiTaskBackward : IDisposable
         }
         else
         {
-            var jacobian = features is null ? _jacobian.ByParameters(losses, heads) : _jacobian.ByFeatures(losses, features, heads);
+            var jacobian = TaskJacobian(losses, features, heads);
             gradientTime = clock.Elapsed;
             gramian = GradientChecks.FiniteGramian(jacobian, "the shared parameters");
             heads.EnsureFinite();
@@ -124,6 +124,17 @@ public sealed class MultiTaskBackward : IDisposable
         heads.Accumulate();
         return new StepReport(lossValues, weights, conflicts, conflictScope, new StepTimings(gradientTime, clock.Elapsed - gradientTime));
     }
+
+    /// <summary>The shared parameters' layout, for the distributed backward, which writes <c>.grad</c> itself.</summary>
+    internal ParameterLayout Layout => _layout;
+
+    /// <summary>
+    /// The T×P task Jacobian of these losses (the reusable buffer, valid until the next call), with the heads'
+    /// gradients collected into <paramref name="heads"/>; nothing is checked for finiteness and nothing is written.
+    /// The distributed backward builds each rank's shard Jacobian with it.
+    /// </summary>
+    internal Tensor TaskJacobian(IReadOnlyList<Tensor> losses, IReadOnlyList<Tensor>? features, HeadGradients heads) =>
+        features is null ? _jacobian.ByParameters(losses, heads) : _jacobian.ByFeatures(losses, features, heads);
 
     /// <summary>The losses the aggregator is defined on: its transform of them (DB-MTL's log L_i), or the losses themselves.</summary>
     private IReadOnlyList<Tensor> Transformed(IReadOnlyList<Tensor> losses, double[] lossValues)
