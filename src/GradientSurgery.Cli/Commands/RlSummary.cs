@@ -91,8 +91,7 @@ internal static class RlSummary
     /// </summary>
     public static bool IsRun(string directory)
     {
-        var checkpoint = Path.Combine(directory, RlTrainer.CheckpointName);
-        if (File.Exists(checkpoint) || File.Exists(CheckpointFile.PreviousPath(checkpoint)))
+        if (CheckpointFile.Exists(Path.Combine(directory, RlTrainer.CheckpointName)))
         {
             return true;
         }
@@ -105,8 +104,7 @@ internal static class RlSummary
 
     private static Run Read(string directory)
     {
-        var checkpoint = Path.Combine(directory, RlTrainer.CheckpointName);
-        var (suite, method, history) = File.Exists(checkpoint) || File.Exists(CheckpointFile.PreviousPath(checkpoint))
+        var (suite, method, history) = CheckpointFile.Exists(Path.Combine(directory, RlTrainer.CheckpointName))
             ? FromCheckpoint(directory)
             : FromMetrics(Path.Combine(directory, "metrics.csv"));
         var taskNames = Suite.Find(suite).TaskNames;

@@ -123,7 +123,7 @@ public static class RlTrainer
         var history = new List<RlRecord>();
         var step = 0;
         double elapsedBefore = 0;
-        if (resume && (File.Exists(checkpointPath) || File.Exists(CheckpointFile.PreviousPath(checkpointPath))))
+        if (resume && CheckpointFile.Exists(checkpointPath))
         {
             (step, elapsedBefore, buffer) = Restore(checkpointPath, settings, agent, vector, random, history);
         }
@@ -292,29 +292,9 @@ public static class RlTrainer
     }
 
     // The last checkpoint, or the one before it when the last is damaged (a crash while writing loses nothing).
-    private static IReadOnlyDictionary<string, byte[]> Read(string path)
-    {
-        var previous = CheckpointFile.PreviousPath(path);
-        if (!File.Exists(path) && !File.Exists(previous))
-        {
-            throw new InvalidDataException($"No checkpoint at {path}: is this a run directory of 'gsurg rl train'?");
-        }
-        try
-        {
-            return CheckpointFile.Read(File.Exists(path) ? path : previous);
-        }
-        catch (InvalidDataException damaged) when (File.Exists(path) && File.Exists(previous))
-        {
-            try
-            {
-                return CheckpointFile.Read(previous);
-            }
-            catch (InvalidDataException)
-            {
-                throw damaged;
-            }
-        }
-    }
+    private static IReadOnlyDictionary<string, byte[]> Read(string path) => CheckpointFile.Exists(path)
+        ? CheckpointFile.ReadLatest(path)
+        : throw new InvalidDataException($"No checkpoint at {path}: is this a run directory of 'gsurg rl train'?");
 
     private static RlSettings Deserialize(IReadOnlyDictionary<string, byte[]> sections, string path)
     {

@@ -86,6 +86,28 @@ public static class CheckpointFile
     /// <param name="Write">Writes the section's bytes (and must not close the writer).</param>
     public sealed record Section(string Name, Action<BinaryWriter> Write);
 
+    /// <summary>Whether there is a checkpoint at <paramref name="path"/> or one kept from before it.</summary>
+    public static bool Exists(string path) => File.Exists(path) || File.Exists(PreviousPath(path));
+
+    /// <summary>
+    /// Reads the checkpoint at <paramref name="path"/>, or the previous one when it is missing or damaged (a crash
+    /// while writing then loses nothing); <paramref name="fallingBack"/> is told why before the previous one is read.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">Neither exists, or only the latest is missing and no previous one is kept.</exception>
+    /// <exception cref="InvalidDataException">The latest is damaged and no previous one is kept, or both are damaged (the previous one's error).</exception>
+    public static IReadOnlyDictionary<string, byte[]> ReadLatest(string path, Action<Exception>? fallingBack = null)
+    {
+        try
+        {
+            return Read(path);
+        }
+        catch (Exception latest) when ((latest is InvalidDataException or FileNotFoundException) && File.Exists(PreviousPath(path)))
+        {
+            fallingBack?.Invoke(latest);
+            return Read(PreviousPath(path));
+        }
+    }
+
     /// <summary>Reads and verifies a checkpoint.</summary>
     /// <exception cref="InvalidDataException">The file is truncated, not a checkpoint, of another format version, or fails its checksum; the message names the file.</exception>
     public static IReadOnlyDictionary<string, byte[]> Read(string path)

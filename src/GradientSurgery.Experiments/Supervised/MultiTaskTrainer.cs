@@ -336,23 +336,18 @@ public sealed class MultiTaskTrainer<TModel>
 
     private static IReadOnlyDictionary<string, byte[]> ReadCheckpoint(string path, ITrainingObserver? observer)
     {
-        var previous = CheckpointFile.PreviousPath(path);
-        if (!File.Exists(path) && !File.Exists(previous))
+        if (!CheckpointFile.Exists(path))
         {
             throw new FileNotFoundException($"Cannot resume: there is no checkpoint ({path}).", path);
         }
         try
         {
-            return CheckpointFile.Read(path);
+            return CheckpointFile.ReadLatest(path, latest => observer?.Warning(
+                $"Refusing {path}: {latest.Message} Resuming from the previous checkpoint {CheckpointFile.PreviousPath(path)} instead; it is older, so some steps are repeated."));
         }
-        catch (Exception latest) when (latest is InvalidDataException or FileNotFoundException)
+        catch (Exception latest) when ((latest is InvalidDataException or FileNotFoundException) && !File.Exists(CheckpointFile.PreviousPath(path)))
         {
-            if (!File.Exists(previous))
-            {
-                throw new InvalidDataException($"Cannot resume: {latest.Message} There is no previous checkpoint to fall back to.", latest);
-            }
-            observer?.Warning($"Refusing {path}: {latest.Message} Resuming from the previous checkpoint {previous} instead; it is older, so some steps are repeated.");
-            return CheckpointFile.Read(previous);
+            throw new InvalidDataException($"Cannot resume: {latest.Message} There is no previous checkpoint to fall back to.", latest);
         }
     }
 }

@@ -11,9 +11,9 @@ public sealed class MpiFactAttribute : FactAttribute
     /// <summary>Sets <see cref="FactAttribute.Skip"/> when mpirun cannot be found.</summary>
     public MpiFactAttribute()
     {
-        if (MpiRun.FindMpirun() is null)
-        {
-            Skip = $"mpirun is not on PATH: apt-get install {MpiLibrary.DebianPackage}";
-        }
+        Skip = SkipReason;
     }
+
+    /// <summary>Why tests that need mpirun skip here, or null when it is on PATH.</summary>
+    internal static string? SkipReason => MpiRun.FindMpirun() is null ? $"mpirun is not on PATH: apt-get install {MpiLibrary.DebianPackage}" : null;
 }

@@ -1,5 +1,3 @@
-using GradientSurgery.Distributed;
-
 namespace GradientSurgery.Tests.Distributed;
 
 /// <summary>A theory that needs Open MPI's <c>mpirun</c> on PATH; skipped like <see cref="MpiFactAttribute"/> where it is absent.</summary>
@@ -8,9 +6,6 @@ public sealed class MpiTheoryAttribute : TheoryAttribute
     /// <summary>Sets <see cref="FactAttribute.Skip"/> when mpirun cannot be found.</summary>
     public MpiTheoryAttribute()
     {
-        if (MpiRun.FindMpirun() is null)
-        {
-            Skip = $"mpirun is not on PATH: apt-get install {MpiLibrary.DebianPackage}";
-        }
+        Skip = MpiFactAttribute.SkipReason;
     }
 }
