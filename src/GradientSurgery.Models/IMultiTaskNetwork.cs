@@ -21,6 +21,12 @@ public interface IMultiTaskNetwork
     /// </summary>
     Parameter LastSharedLayerWeight { get; }
 
+    /// <summary>
+    /// Which rows of a global batch the next forward passes see, for data-parallel training: random layers draw for
+    /// the global batch and keep these rows, so that every rank's shard gets what one process would give it.
+    /// </summary>
+    BatchShard Shard { get; }
+
     /// <summary>The shared representation of a batch.</summary>
     Tensor Features(Tensor inputs);
 

@@ -8,7 +8,8 @@ namespace GradientSurgery.Models;
 /// MultiLeNet, the network of Sener &amp; Koltun (NeurIPS 2018) used by the PCGrad paper on MultiMNIST:
 /// shared trunk conv(1→10, k5) → maxpool 2 → ReLU → conv(10→20, k5) → dropout2d → maxpool 2 → ReLU →
 /// flatten (320) → linear(320→50) → ReLU; each task head linear(50→50) → ReLU → dropout → linear(50→10).
-/// Input: N×1×28×28. Dropout probabilities are PyTorch's defaults (0.5), as in the original code.
+/// Input: N×1×28×28. Dropout probabilities are PyTorch's defaults (0.5), as in the original code; the dropout layers
+/// are <see cref="ShardedDropout"/>, libtorch's dropout with masks that data-parallel ranks draw alike (<see cref="Shard"/>).
 /// </summary>
 public sealed class MultiLeNet : Module<Tensor, Tensor[]>, IMultiTaskNetwork
 {
@@ -29,17 +30,21 @@ public sealed class MultiLeNet : Module<Tensor, Tensor[]>, IMultiTaskNetwork
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(classes);
         convolution ??= (inChannels, outChannels, kernel) => new GemmConv2d(inChannels, outChannels, kernel);
         TaskCount = tasks;
+        Shard = new BatchShard();
         trunk = Sequential(
             ("conv1", convolution(1, 10, 5)), ("pool1", MaxPool2d(2)), ("relu1", ReLU()),
-            ("conv2", convolution(10, 20, 5)), ("drop2", Dropout2d()), ("pool2", MaxPool2d(2)), ("relu2", ReLU()),
+            ("conv2", convolution(10, 20, 5)), ("drop2", new ShardedDropout(Shard, feature: true)), ("pool2", MaxPool2d(2)), ("relu2", ReLU()),
             ("flatten", Flatten()), ("fc", Linear(320, 50)), ("relu3", ReLU()));
         heads = new ModuleList<Sequential>([.. Enumerable.Range(0, tasks).Select(_ =>
-            Sequential(("fc1", Linear(50, 50)), ("relu", ReLU()), ("drop", Dropout()), ("fc2", Linear(50, classes))))]);
+            Sequential(("fc1", Linear(50, 50)), ("relu", ReLU()), ("drop", new ShardedDropout(Shard)), ("fc2", Linear(50, classes))))]);
         RegisterComponents();
     }
 
     /// <inheritdoc />
     public int TaskCount { get; }
+
+    /// <inheritdoc />
+    public BatchShard Shard { get; }
 
     /// <inheritdoc />
     public IEnumerable<Parameter> SharedParameters => trunk.parameters();

@@ -129,6 +129,8 @@ public sealed class TrainerTests : IDisposable
 
         public TorchSharp.Modules.Parameter LastSharedLayerWeight => inner.LastSharedLayerWeight;
 
+        public BatchShard Shard => inner.Shard;
+
         // |f − f| = 0 adds nothing, but the derivative of √· at 0 is +Inf and that of |·| at 0 is 0: a NaN gradient.
         public Tensor Features(Tensor inputs)
         {
