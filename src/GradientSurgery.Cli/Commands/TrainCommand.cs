@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using GradientSurgery.Data;
+using GradientSurgery.Distributed;
 using GradientSurgery.Experiments.Supervised;
 using GradientSurgery.Models;
 using Spectre.Console;
@@ -28,34 +29,87 @@ internal static class TrainCommand
         var cache = Cache();
         var limit = CommonOptions.PositiveInt("--limit", "Use only the first N training examples (quick runs).");
         var stopAfter = CommonOptions.PositiveInt("--stop-after-steps", "Stop after this many steps in total, writing a checkpoint for --resume.");
+        var ranks = CommonOptions.PositiveInt("--ranks", $"Train data-parallel on N processes of this machine: starts 'mpirun -np N' with this command (needs {MpiLibrary.DebianPackage}). The global batch is still --batch-size, split evenly; the result is one process's up to rounding. 'mpirun -np N gsurg train ...' does the same across machines (docs/distributed.md).");
         var command = new Command("train", "Train MultiLeNet on a two-task benchmark with an aggregator or a loss weighting; per-epoch loss, accuracy and conflict diagnostics to the console, metrics.csv and TensorBoard; checkpoints every epoch (Ctrl+C or SIGTERM stops after the current step with a checkpoint; a step whose gradients are not finite stops the run with exit code 2 and a checkpoint of the state before its batch, see docs/troubleshooting.md).")
         {
-            benchmark, method, data, epochs, batchSize, learningRate, seed, output, resume, cache, limit, stopAfter,
+            benchmark, method, data, epochs, batchSize, learningRate, seed, output, resume, cache, limit, stopAfter, ranks,
         };
         command.SetAction((parse, cancellation) =>
         {
-            var variant = MultiMnistVariants.Parse(parse.GetValue(benchmark)!);
-            var runSeed = parse.GetValue(seed);
-            var methodName = CommonOptions.Methods(parse.GetValue(method)!, [], runSeed).Single();
-            var dataDirectory = Path.GetFullPath(parse.GetValue(data)!);
-            var directory = CommonOptions.OutputDirectory(parse.GetValue(output) ?? Path.Combine("runs", $"{variant.CliName()}-{methodName.Replace(':', '_')}-seed{runSeed}"), "train");
-            var cacheDirectory = parse.GetValue(cache) ?? DefaultCache();
-            var (train, test) = LoadData(console, variant, dataDirectory, runSeed, cacheDirectory, parse.GetValue(limit));
-            using (train)
-            using (test)
+            if (parse.GetValue(ranks) is > 1 and var count)
             {
-                var settings = new TrainingSettings(variant.CliName(), methodName, parse.GetValue(epochs) ?? 10, parse.GetValue(batchSize) ?? 256,
-                    parse.GetValue(learningRate), runSeed, train.Count, dataDirectory);
-                var outcome = TrainingProgress.Run(console, settings, directory, observer =>
-                    new MultiTaskTrainer<MultiLeNet>(() => new MultiLeNet(2)).Train(
-                        settings, train, test, directory, parse.GetValue(resume), observer, parse.GetValue(stopAfter), cancellation));
-                console.MarkupLineInterpolated(outcome.Completed
-                    ? (FormattableString)$"[green]Done[/]: {outcome.Steps:N0} steps; run in {directory} (model.bin, metrics.csv, tensorboard/, checkpoint.bin)."
-                    : $"[yellow]Stopped[/] after {outcome.Steps:N0} steps; continue with: gsurg train ... --out {directory} --resume");
+                if (MpiLaunch.IsRank)
+                {
+                    throw new UsageException("--ranks starts mpirun itself; under mpirun, leave it out (mpirun's -np sets the number of ranks).");
+                }
+                return Task.FromResult(MpiLaunch.Run(count, [.. WithoutOption(parse, ranks.Name)]));
             }
-            return Task.FromResult(GsurgApp.Success);
+            int Train(IAnsiConsole shown, MpiCommunicator? world)
+            {
+                var variant = MultiMnistVariants.Parse(parse.GetValue(benchmark)!);
+                var runSeed = parse.GetValue(seed);
+                var methodName = CommonOptions.Methods(parse.GetValue(method)!, [], runSeed).Single();
+                var dataDirectory = Path.GetFullPath(parse.GetValue(data)!);
+                var directory = CommonOptions.OutputDirectory(parse.GetValue(output) ?? Path.Combine("runs", $"{variant.CliName()}-{methodName.Replace(':', '_')}-seed{runSeed}"), "train");
+                var cacheDirectory = parse.GetValue(cache) ?? DefaultCache();
+                var (train, test) = LoadData(shown, variant, dataDirectory, runSeed, cacheDirectory, parse.GetValue(limit));
+                using (train)
+                using (test)
+                {
+                    var settings = new TrainingSettings(variant.CliName(), methodName, parse.GetValue(epochs) ?? 10, parse.GetValue(batchSize) ?? 256,
+                        parse.GetValue(learningRate), runSeed, train.Count, dataDirectory);
+                    var outcome = TrainingProgress.Run(shown, settings, directory, world?.Size ?? 1, observer =>
+                        new MultiTaskTrainer<MultiLeNet>(() => new MultiLeNet(2)).Train(
+                            settings, train, test, directory, parse.GetValue(resume), observer, parse.GetValue(stopAfter), cancellation, world));
+                    shown.MarkupLineInterpolated(outcome.Completed
+                        ? (FormattableString)$"[green]Done[/]: {outcome.Steps:N0} steps; run in {directory} (model.bin, metrics.csv, tensorboard/, checkpoint.bin)."
+                        : $"[yellow]Stopped[/] after {outcome.Steps:N0} steps; continue with: gsurg train ... --out {directory} --resume");
+                }
+                return GsurgApp.Success;
+            }
+            if (!MpiLaunch.IsRank)
+            {
+                return Task.FromResult(Train(console, null));
+            }
+            using var world = MpiCommunicator.Initialize();
+            TorchSharp.torch.set_num_threads(MpiLaunch.ThreadsPerRank());
+            if (world.Size == 1)
+            {
+                return Task.FromResult(Train(console, null));
+            }
+            try
+            {
+                // Rank 0 speaks for the job; the other ranks' consoles go nowhere.
+                return Task.FromResult(Train(world.Rank == 0 ? console : AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(TextWriter.Null) }), world));
+            }
+            catch (Exception failure)
+            {
+                // A rank that fails alone would leave the others waiting in a collective: end the whole job. The
+                // failures that every rank meets alike (bad settings, a non-finite step) are reported by rank 0 only.
+                if (world.Rank == 0 || failure is not (ArgumentException or ArithmeticException or InvalidOperationException or NotSupportedException))
+                {
+                    Console.Error.WriteLine($"gsurg (rank {world.Rank} of {world.Size}): {failure.Message}");
+                }
+                world.Abort(GsurgApp.RunFailure);
+                throw new System.Diagnostics.UnreachableException();
+            }
         });
         return command;
+    }
+
+    /// <summary>The command line as parsed, without an option and its value (to start the same command under mpirun).</summary>
+    private static IEnumerable<string> WithoutOption(ParseResult parse, string name)
+    {
+        var tokens = parse.Tokens;
+        for (var k = 0; k < tokens.Count; k++)
+        {
+            if (tokens[k].Value == name)
+            {
+                k++;
+                continue;
+            }
+            yield return tokens[k].Value;
+        }
     }
 
     internal static Option<string> Benchmark() => new Option<string>("--benchmark")
@@ -104,9 +158,10 @@ internal sealed class TrainingProgress(IAnsiConsole console, ProgressContext con
     private ProgressTask? _bar;
     private int _batches;
 
-    public static TrainingOutcome Run(IAnsiConsole console, TrainingSettings settings, string directory, Func<ITrainingObserver, TrainingOutcome> train)
+    public static TrainingOutcome Run(IAnsiConsole console, TrainingSettings settings, string directory, int ranks, Func<ITrainingObserver, TrainingOutcome> train)
     {
-        console.MarkupLineInterpolated($"Training [bold]{settings.Method}[/] on [bold]{settings.Benchmark}[/] ({settings.TrainExamples:N0} examples, batch {settings.BatchSize}, Adam lr {settings.LearningRate.ToString(CultureInfo.InvariantCulture)}, seed {settings.Seed}) → {directory}");
+        var across = ranks > 1 ? $" over {ranks} ranks" : "";
+        console.MarkupLineInterpolated($"Training [bold]{settings.Method}[/] on [bold]{settings.Benchmark}[/] ({settings.TrainExamples:N0} examples, batch {settings.BatchSize}{across}, Adam lr {settings.LearningRate.ToString(CultureInfo.InvariantCulture)}, seed {settings.Seed}) → {directory}");
         TrainingOutcome? outcome = null;
         console.Progress().AutoClear(false).Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
             .Start(context => outcome = train(new TrainingProgress(console, context, settings.Epochs)));

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using GradientSurgery.Aggregation;
 using GradientSurgery.Diagnostics;
+using GradientSurgery.Distributed;
 using GradientSurgery.Experiments.Logging;
 using GradientSurgery.Models;
 using GradientSurgery.Training;
@@ -40,6 +41,13 @@ namespace GradientSurgery.Experiments.Supervised;
 /// state (<see cref="IStateful"/>), the values of its learnable weights, and their Adam moments (in the
 /// optimizer's state); since the recomputation draws dropout masks, the random generator saved with it keeps a
 /// resumed run exact.
+/// </para>
+/// <para>
+/// Data-parallel training over MPI (<c>world</c>): every rank holds a replica, takes its equal shard of every global
+/// batch (the global batch is <see cref="TrainingSettings.BatchSize"/>) and the <see cref="DistributedSteps"/> step
+/// applies the surgery of the global batch's Jacobian, so that the replicas stay identical; the model's random layers
+/// draw for the global batch (<see cref="IMultiTaskNetwork.Shard"/>), so that R ranks compute what one process computes,
+/// up to the rounding of the sums over the shards. Rank 0 writes every file and resumes from its checkpoint for all.
 /// </para>
 /// <para>
 /// A step that fails on a non-finite loss or gradient (an <see cref="ArithmeticException"/> raised before any
@@ -107,15 +115,24 @@ public sealed class MultiTaskTrainer<TModel>
     /// <param name="observer">Progress callbacks.</param>
     /// <param name="stopAfterSteps">Stop (after writing a checkpoint) once this many steps have been taken in total.</param>
     /// <param name="cancellation">Stops after the current step, writing a checkpoint.</param>
+    /// <param name="world">
+    /// The ranks of a data-parallel run, all calling <c>Train</c> with the same arguments (rank 0's observer reports;
+    /// the others may pass none); null for one process.
+    /// </param>
     public TrainingOutcome Train(
         TrainingSettings settings, ClassificationData train, ClassificationData test, string runDirectory, bool resume,
-        ITrainingObserver? observer = null, long? stopAfterSteps = null, CancellationToken cancellation = default)
+        ITrainingObserver? observer = null, long? stopAfterSteps = null, CancellationToken cancellation = default, MpiCommunicator? world = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(test);
         settings.Validate();
-        Directory.CreateDirectory(runDirectory);
+        var group = new DataParallelGroup(world);
+        group.CheckStart(settings, train);
+        if (group.Writes)
+        {
+            Directory.CreateDirectory(runDirectory);
+        }
         var checkpointPath = Path.Combine(runDirectory, CheckpointName);
 
         manual_seed(settings.Seed);
@@ -124,25 +141,28 @@ public sealed class MultiTaskTrainer<TModel>
         {
             throw new ArgumentException($"The model has {model.TaskCount} heads but the data has {train.TaskCount} (train) and {test.TaskCount} (test) tasks.");
         }
-        using var method = MethodCatalog.CreateStep(settings.Method, settings.Seed, new MethodSetup(
+        var setup = new MethodSetup(
             model.parameters(), model.SharedParameters, model.TaskCount, parameters => optim.Adam(parameters, settings.LearningRate),
-            model.LastSharedLayerWeight, UncertaintyTaskKind.Classification));
+            model.LastSharedLayerWeight, UncertaintyTaskKind.Classification);
+        using var method = world is null
+            ? MethodCatalog.CreateStep(settings.Method, settings.Seed, setup)
+            : DistributedSteps.Create(settings.Method, settings.Seed, setup, world);
         var history = new List<EpochMetrics>();
         var accumulator = new EpochAccumulator(model.TaskCount);
         var position = new Position(0, 0, 0);
 
         if (resume)
         {
-            position = Restore(checkpointPath, settings, model, method, accumulator, history, observer);
+            position = Restore(group.Checkpoint(() => ReadCheckpoint(checkpointPath, observer)), checkpointPath, settings, model, method, accumulator, history);
         }
-        else
+        else if (group.Writes)
         {
             File.WriteAllText(SettingsPath(runDirectory), JsonSerializer.Serialize(settings, new JsonSerializerOptions { WriteIndented = true }));
         }
 
         var batchesPerEpoch = (int)((train.Count + settings.BatchSize - 1) / settings.BatchSize);
         observer?.Started(position.Epoch, position.Batch, batchesPerEpoch, resume);
-        using var log = OpenLog(runDirectory, model.TaskCount, history);
+        using var log = group.Writes ? OpenLog(runDirectory, model.TaskCount, history) : null;
         var clock = new Stopwatch();
         for (var epoch = position.Epoch; epoch < settings.Epochs; epoch++)
         {
@@ -158,7 +178,10 @@ public sealed class MultiTaskTrainer<TModel>
                 {
                     using var scope = NewDisposeScope();
                     var start = (long)batch * settings.BatchSize;
-                    var index = order.narrow(0, start, Math.Min(settings.BatchSize, train.Count - start));
+                    var globalLength = Math.Min(settings.BatchSize, train.Count - start);
+                    var (offset, length) = group.Shard(globalLength);
+                    model.Shard.Select(offset, globalLength);
+                    var index = order.narrow(0, start + offset, length);
                     var inputs = train.Inputs.index_select(0, index);
                     var labels = train.Labels.Select(l => l.index_select(0, index)).ToArray();
                     var features = model.Features(inputs);
@@ -166,14 +189,20 @@ public sealed class MultiTaskTrainer<TModel>
                     var losses = Losses(outputs, labels);
                     // FAMO's feedback: the same batch after the step, in training mode (see the class remarks).
                     var report = method.Step(losses, features, () => Losses(model.forward(inputs), labels));
-                    var correct = outputs.Select((o, t) => o.argmax(1).eq(labels[t]).sum().item<long>()).ToArray();
-                    accumulator.Add(report.Losses, report.Conflicts, correct, index.shape[0], clock.Elapsed.TotalSeconds);
+                    var correct = outputs.Select((o, t) => (double)o.argmax(1).eq(labels[t]).sum().item<long>()).ToArray();
+                    group.Sum(correct);
+                    accumulator.Add(report.Losses, report.Conflicts, [.. correct.Select(c => (long)c)], globalLength, clock.Elapsed.TotalSeconds);
                 }
                 catch (ArithmeticException notFinite)
                 {
                     random.set_rng_state(generatorBefore);
                     method.LoadState(new BinaryReader(new MemoryStream(methodBefore)));
-                    Save(checkpointPath, settings, position, model, method, accumulator, history);
+                    if (group.Writes)
+                    {
+                        Save(checkpointPath, settings, position, model, method, accumulator, history);
+                    }
+                    // Every rank meets the failure (the step's checks are collective); the checkpoint is done before any rank ends the job.
+                    group.Barrier();
                     throw new ArithmeticException(
                         $"Step {position.Steps + 1} (epoch {epoch + 1}, batch {batch + 1} of {batchesPerEpoch}) failed: {notFinite.Message} " +
                         $"The state before this batch is saved in {checkpointPath}; continue with --resume.",
@@ -181,40 +210,53 @@ public sealed class MultiTaskTrainer<TModel>
                 }
                 position = new Position(epoch, batch + 1, position.Steps + 1);
                 observer?.Stepped(epoch, batch + 1);
-                if ((stopAfterSteps is { } limit && position.Steps >= limit) || cancellation.IsCancellationRequested)
+                if ((stopAfterSteps is { } limit && position.Steps >= limit) || group.Stop(cancellation.IsCancellationRequested))
                 {
-                    Save(checkpointPath, settings, position, model, method, accumulator, history);
+                    if (group.Writes)
+                    {
+                        Save(checkpointPath, settings, position, model, method, accumulator, history);
+                    }
                     return new TrainingOutcome(false, position.Steps, history);
                 }
             }
             method.EndEpoch();
-            var (testLoss, testAccuracy) = Evaluate(model, test);
+            var (testLoss, testAccuracy) = Evaluate(model, test, group);
             var metrics = accumulator.Close(epoch + 1, testLoss, testAccuracy);
             history.Add(metrics);
             accumulator = new EpochAccumulator(model.TaskCount);
             position = new Position(epoch + 1, 0, position.Steps);
-            log.Write([], metrics.Epoch, Row(metrics));
+            log?.Write([], metrics.Epoch, Row(metrics));
             observer?.EpochFinished(metrics);
-            Save(checkpointPath, settings, position, model, method, accumulator, history);
+            if (group.Writes)
+            {
+                Save(checkpointPath, settings, position, model, method, accumulator, history);
+            }
         }
-        model.save(ModelPath(runDirectory));
+        if (group.Writes)
+        {
+            model.save(ModelPath(runDirectory));
+        }
         return new TrainingOutcome(true, position.Steps, history);
     }
 
     /// <summary>Test loss and accuracy per task of <paramref name="model"/> on <paramref name="data"/> (eval mode, no gradients).</summary>
-    public static (double[] Loss, double[] Accuracy) Evaluate(TModel model, ClassificationData data)
+    public static (double[] Loss, double[] Accuracy) Evaluate(TModel model, ClassificationData data) => Evaluate(model, data, new DataParallelGroup(null));
+
+    /// <summary>Evaluation shared by the ranks: each evaluates its part of the data, and the sums are added up.</summary>
+    private static (double[] Loss, double[] Accuracy) Evaluate(TModel model, ClassificationData data, DataParallelGroup group)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
         var loss = new double[data.TaskCount];
-        var correct = new long[data.TaskCount];
+        var correct = new double[data.TaskCount];
+        var (first, count) = group.Part(data.Count);
         model.eval();
         using (no_grad())
         {
-            for (long start = 0; start < data.Count; start += EvaluationBatch)
+            for (var start = first; start < first + count; start += EvaluationBatch)
             {
                 using var scope = NewDisposeScope();
-                var length = Math.Min(EvaluationBatch, data.Count - start);
+                var length = Math.Min(EvaluationBatch, first + count - start);
                 var outputs = model.forward(data.Inputs.narrow(0, start, length));
                 for (var t = 0; t < data.TaskCount; t++)
                 {
@@ -225,7 +267,9 @@ public sealed class MultiTaskTrainer<TModel>
             }
         }
         model.train();
-        return ([.. loss.Select(l => l / data.Count)], [.. correct.Select(c => (double)c / data.Count)]);
+        group.Sum(loss);
+        group.Sum(correct);
+        return ([.. loss.Select(l => l / data.Count)], [.. correct.Select(c => c / data.Count)]);
     }
 
     /// <summary>Column names of metrics.csv after the leading epoch column.</summary>
@@ -298,10 +342,9 @@ public sealed class MultiTaskTrainer<TModel>
     }
 
     private static Position Restore(
-        string path, TrainingSettings settings, TModel model, IMultiTaskStep method,
-        EpochAccumulator accumulator, List<EpochMetrics> history, ITrainingObserver? observer)
+        IReadOnlyDictionary<string, byte[]> sections, string path, TrainingSettings settings, TModel model, IMultiTaskStep method,
+        EpochAccumulator accumulator, List<EpochMetrics> history)
     {
-        var sections = ReadCheckpoint(path, observer);
         try
         {
             var stored = JsonSerializer.Deserialize<TrainingSettings>(sections["settings"])!;

@@ -1,0 +1,76 @@
+using System.Diagnostics;
+using System.Globalization;
+using GradientSurgery.Distributed;
+
+namespace GradientSurgery.Cli;
+
+/// <summary>
+/// The two ways <c>gsurg train</c> meets MPI: as a rank that <c>mpirun</c> started, and as the launcher of
+/// <c>gsurg train --ranks N</c>, which starts <c>mpirun -np N</c> with the same command on this machine.
+/// </summary>
+internal static class MpiLaunch
+{
+    /// <summary>Whether this process was started by mpirun (Open MPI sets OMPI_COMM_WORLD_SIZE, MPICH and Hydra PMI_SIZE).</summary>
+    public static bool IsRank =>
+        Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE") is { Length: > 0 } || Environment.GetEnvironmentVariable("PMI_SIZE") is { Length: > 0 };
+
+    /// <summary>
+    /// libtorch threads for one rank: the cores this process may use, shared with the other ranks on this machine
+    /// (mpirun binds each of 2 ranks to a core by default; unbound ranks share all cores).
+    /// </summary>
+    public static int ThreadsPerRank()
+    {
+        var local = int.TryParse(Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_LOCAL_SIZE"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : 1;
+        return Math.Max(1, Environment.ProcessorCount / local);
+    }
+
+    /// <summary>
+    /// Runs <c>mpirun -np <paramref name="ranks"/></c> on this gsurg with <paramref name="arguments"/> and returns
+    /// mpirun's exit code; the ranks' output goes straight to this process's console.
+    /// </summary>
+    /// <exception cref="UsageException">mpirun is not installed.</exception>
+    public static int Run(int ranks, IReadOnlyList<string> arguments)
+    {
+        var mpirun = Find("mpirun") ?? throw new UsageException(
+            $"--ranks needs mpirun, which is not installed; install Open MPI (apt-get install {MpiLibrary.DebianPackage}) or train in one process without --ranks.");
+        var start = new ProcessStartInfo(mpirun) { UseShellExecute = false };
+        foreach (var argument in (string[])["-np", ranks.ToString(CultureInfo.InvariantCulture), .. Self(), .. arguments])
+        {
+            start.ArgumentList.Add(argument);
+        }
+        // One machine: shared memory between the ranks and the loopback interface for mpirun's own traffic, unless
+        // the user chose otherwise (a multi-machine run starts mpirun itself, with a host file: docs/distributed.md).
+        SetDefault(start, "OMPI_MCA_btl", "self,vader");
+        SetDefault(start, "OMPI_MCA_oob_tcp_if_include", "lo");
+        if (Environment.UserName == "root")
+        {
+            // Open MPI refuses root unless told twice; the user already chose to run gsurg as root.
+            SetDefault(start, "OMPI_ALLOW_RUN_AS_ROOT", "1");
+            SetDefault(start, "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+        }
+        using var process = Process.Start(start) ?? throw new IOException($"Could not start {mpirun}.");
+        // Ctrl+C and SIGTERM reach mpirun, which passes them to the ranks; they stop after the current step and
+        // rank 0 writes the checkpoint, so this process only waits.
+        process.WaitForExit();
+        return process.ExitCode;
+    }
+
+    /// <summary>How to start this gsurg again: the apphost, or dotnet and gsurg.dll.</summary>
+    private static string[] Self()
+    {
+        var host = Environment.ProcessPath ?? throw new IOException("The path of this process is unknown; start mpirun yourself (docs/distributed.md).");
+        return Path.GetFileNameWithoutExtension(host) == "dotnet" ? [host, typeof(MpiLaunch).Assembly.Location] : [host];
+    }
+
+    private static void SetDefault(ProcessStartInfo start, string name, string value)
+    {
+        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable(name)))
+        {
+            start.Environment[name] = value;
+        }
+    }
+
+    private static string? Find(string program) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Select(directory => Path.Combine(directory, program)).FirstOrDefault(File.Exists);
+}
