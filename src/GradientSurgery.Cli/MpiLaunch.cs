@@ -55,11 +55,17 @@ internal static class MpiLaunch
         return process.ExitCode;
     }
 
-    /// <summary>How to start this gsurg again: the apphost, or dotnet and gsurg.dll.</summary>
+    /// <summary>How to start this gsurg again: its apphost, or dotnet with gsurg.dll (also when gsurg runs inside another host, e.g. tests).</summary>
     private static string[] Self()
     {
-        var host = Environment.ProcessPath ?? throw new IOException("The path of this process is unknown; start mpirun yourself (docs/distributed.md).");
-        return Path.GetFileNameWithoutExtension(host) == "dotnet" ? [host, typeof(MpiLaunch).Assembly.Location] : [host];
+        var host = Environment.ProcessPath;
+        if (host is not null && Path.GetFileNameWithoutExtension(host) == "gsurg")
+        {
+            return [host];
+        }
+        var dotnet = host is not null && Path.GetFileNameWithoutExtension(host) == "dotnet" ? host
+            : Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } sdkHost ? sdkHost : "dotnet";
+        return [dotnet, typeof(MpiLaunch).Assembly.Location];
     }
 
     private static void SetDefault(ProcessStartInfo start, string name, string value)

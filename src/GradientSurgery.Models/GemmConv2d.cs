@@ -26,8 +26,6 @@ namespace GradientSurgery.Models;
 /// </remarks>
 public sealed class GemmConv2d : nn.Module<Tensor, Tensor>
 {
-    private readonly Parameter _weight;
-    private readonly Parameter? _bias;
 
     /// <summary>Creates the layer; the initial weights come from the global torch generator, drawn as <c>Conv2d</c> draws them.</summary>
     /// <param name="inChannels">Input channels C_in.</param>
@@ -58,15 +56,15 @@ public sealed class GemmConv2d : nn.Module<Tensor, Tensor>
 
         // torch.nn.Conv2d.reset_parameters: Kaiming-uniform weight with a = √5, then a bias uniform in ±1/√fan_in,
         // in that order, so that the same seed gives the same initial weights as Conv2d.
-        _weight = new Parameter(empty(outChannels, inChannels, kernelSize, kernelSize, dtype: dtype ?? ScalarType.Float32));
-        nn.init.kaiming_uniform_(_weight, a: Math.Sqrt(5));
-        register_parameter("weight", _weight);
+        var weight = new Parameter(empty(outChannels, inChannels, kernelSize, kernelSize, dtype: dtype ?? ScalarType.Float32));
+        nn.init.kaiming_uniform_(weight, a: Math.Sqrt(5));
+        register_parameter("weight", weight);
         if (bias)
         {
             var bound = 1 / Math.Sqrt(inChannels * kernelSize * kernelSize);
-            _bias = new Parameter(empty(outChannels, dtype: dtype ?? ScalarType.Float32));
-            nn.init.uniform_(_bias, -bound, bound);
-            register_parameter("bias", _bias);
+            var biasParameter = new Parameter(empty(outChannels, dtype: dtype ?? ScalarType.Float32));
+            nn.init.uniform_(biasParameter, -bound, bound);
+            register_parameter("bias", biasParameter);
         }
     }
 
@@ -89,10 +87,12 @@ public sealed class GemmConv2d : nn.Module<Tensor, Tensor>
     public long Dilation { get; }
 
     /// <summary>The C_out×C_in×k×k weight.</summary>
-    public Parameter Weight => _weight;
+    // Looked up, not kept in fields: Module.to(dtype or device) replaces the registered parameters, and a field
+    // would go on pointing at the disposed originals.
+    public Parameter Weight => get_parameter("weight") ?? throw new InvalidOperationException("GemmConv2d has lost its weight.");
 
     /// <summary>The bias, or null when the layer has none.</summary>
-    public Parameter? Bias => _bias;
+    public Parameter? Bias => get_parameter("bias");
 
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
@@ -111,8 +111,8 @@ public sealed class GemmConv2d : nn.Module<Tensor, Tensor>
         var (batch, height, width) = (input.shape[0], windows.shape[2], windows.shape[3]);
         // Rows are output positions, columns (C_in, k_h, k_w) in the weight's order: the one copy of the forward.
         var columns = windows.permute(0, 2, 3, 1, 4, 5).reshape(batch * height * width, InChannels * KernelSize * KernelSize);
-        var kernel = _weight.view(OutChannels, -1).t();
-        var output = _bias is null ? columns.mm(kernel) : addmm(_bias, columns, kernel, beta: 1, alpha: 1);
+        var kernel = Weight.view(OutChannels, -1).t();
+        var output = Bias is not { } bias ? columns.mm(kernel) : addmm(bias, columns, kernel, beta: 1, alpha: 1);
         return output.view(batch, height, width, OutChannels).permute(0, 3, 1, 2).MoveToOuterDisposeScope();
     }
 
@@ -126,9 +126,10 @@ public sealed class GemmConv2d : nn.Module<Tensor, Tensor>
         {
             throw new ArgumentException($"{nameof(GemmConv2d)} has {InChannels} input channels, but the input has {input.shape[1]} (shape [{string.Join(", ", input.shape)}]).", nameof(input));
         }
-        if (input.dtype != _weight.dtype || input.device_type != _weight.device_type || input.device_index != _weight.device_index)
+        var weight = Weight;
+        if (input.dtype != weight.dtype || input.device_type != weight.device_type || input.device_index != weight.device_index)
         {
-            throw new ArgumentException($"{nameof(GemmConv2d)}'s weight is {_weight.dtype} on {_weight.device}, the input is {input.dtype} on {input.device}.", nameof(input));
+            throw new ArgumentException($"{nameof(GemmConv2d)}'s weight is {weight.dtype} on {weight.device}, the input is {input.dtype} on {input.device}.", nameof(input));
         }
         if (input.shape[2] + 2 * Padding < extent || input.shape[3] + 2 * Padding < extent)
         {

@@ -39,6 +39,7 @@ internal static class Program
                 "methodmismatch" => MethodMismatch(world),
                 "nan" => NonFinite(world, Enum.Parse<JacobianReduction>(args[1]), inLoss: true),
                 "nangradient" => NonFinite(world, Enum.Parse<JacobianReduction>(args[1]), inLoss: false),
+                "trainer" => Trainer(world, args),
                 _ => throw new ArgumentException($"unknown scenario '{scenario}'"),
             };
             Console.WriteLine($"rank {world.Rank}/{world.Size} {scenario} ok: {result}");
@@ -237,6 +238,26 @@ internal static class Program
             Environment.Exit(2);
         }
         throw new CheckFailed("the mismatch was not detected");
+    }
+
+    /// <summary>trainer METHOD OUT EPOCHS [--resume] [--rank1-seed S] [--delay-ms D]: <see cref="TrainerScenario.Run"/>; exit code 2 with the message when the trainer refuses.</summary>
+    private static string Trainer(MpiCommunicator world, string[] args)
+    {
+        string? Option(string name) => Array.IndexOf(args, name) is var k and >= 0 ? args[k + 1] : null;
+        var seed = world.Rank == 1 && Option("--rank1-seed") is { } other ? long.Parse(other, System.Globalization.CultureInfo.InvariantCulture) : 11;
+        try
+        {
+            return TrainerScenario.Run(world, args[1], args[2], int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture), args.Contains("--resume"), seed,
+                TimeSpan.FromMilliseconds(int.Parse(Option("--delay-ms") ?? "0", System.Globalization.CultureInfo.InvariantCulture)));
+        }
+        catch (Exception refused) when (refused is InvalidOperationException or ArgumentException or NotSupportedException)
+        {
+            Console.WriteLine($"rank {world.Rank}/{world.Size} trainer refused: {refused.Message}");
+            Console.Error.WriteLine(refused.StackTrace);
+            world.Dispose();
+            Environment.Exit(2);
+            throw;
+        }
     }
 
     private static string Kill(MpiCommunicator world)

@@ -261,7 +261,7 @@ public sealed class MultiTaskTrainer<TModel>
                 for (var t = 0; t < data.TaskCount; t++)
                 {
                     var labels = data.Labels[t].narrow(0, start, length);
-                    loss[t] += nn.functional.cross_entropy(outputs[t], labels, reduction: nn.Reduction.Sum).item<float>();
+                    loss[t] += nn.functional.cross_entropy(outputs[t], labels, reduction: nn.Reduction.Sum).ToDouble();
                     correct[t] += outputs[t].argmax(1).eq(labels).sum().item<long>();
                 }
             }

@@ -41,7 +41,33 @@ internal static class MpiRun
     // The dotnet that runs the tests (the SDK sets DOTNET_HOST_PATH for dotnet test), else the one on PATH.
     private static string Dotnet => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } path && File.Exists(path) ? path : "dotnet";
 
+    /// <summary>Starts <c>mpirun -np <paramref name="ranks"/> dotnet host <paramref name="arguments"/></c> without waiting; output is discarded.</summary>
+    public static Process Background(int ranks, params string[] arguments)
+    {
+        var start = Info(FindMpirun() ?? "mpirun", ["-np", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture), "--oversubscribe", "--bind-to", "none", Dotnet, HostPath, .. arguments]);
+        start.RedirectStandardOutput = false;
+        start.RedirectStandardError = false;
+        return Process.Start(start)!;
+    }
+
     private static (int Code, string Output, TimeSpan Elapsed) Start(string program, string[] arguments, TimeSpan timeout)
+    {
+        var start = Info(program, arguments);
+        var watch = Stopwatch.StartNew();
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(timeout))
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+            Assert.Fail($"{program} {string.Join(' ', arguments)} did not end within {timeout.TotalSeconds:F0} s; it printed:\n{output.Result}\n{error.Result}");
+        }
+        process.WaitForExit();
+        return (process.ExitCode, output.Result + error.Result, watch.Elapsed);
+    }
+
+    private static ProcessStartInfo Info(string program, string[] arguments)
     {
         Assert.True(File.Exists(HostPath), $"The MPI test host is missing: {HostPath}");
         var start = new ProcessStartInfo(program)
@@ -63,17 +89,6 @@ internal static class MpiRun
         start.Environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1";
         start.Environment["TERM"] = "dumb";
         start.Environment["OMP_NUM_THREADS"] = "1";
-        var watch = Stopwatch.StartNew();
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(timeout))
-        {
-            process.Kill(entireProcessTree: true);
-            process.WaitForExit();
-            Assert.Fail($"{program} {string.Join(' ', arguments)} did not end within {timeout.TotalSeconds:F0} s; it printed:\n{output.Result}\n{error.Result}");
-        }
-        process.WaitForExit();
-        return (process.ExitCode, output.Result + error.Result, watch.Elapsed);
+        return start;
     }
 }

@@ -26,6 +26,19 @@ public sealed class GemmConv2dTests
         Assert.Equal(["weight", "bias"], layer.named_parameters().Select(p => p.name));
     }
 
+    [Fact]
+    public void ConvertingTheModuleToFloat64ConvertsWhatForwardUses()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(3);
+        using var layer = new GemmConv2d(2, 3, 3);
+        layer.to(ScalarType.Float64);
+        Assert.Equal(ScalarType.Float64, layer.Weight.dtype);
+        var input = randn([2, 2, 6, 6], ScalarType.Float64, generator: new Generator(4));
+        var expected = nn.functional.conv2d(input, layer.Weight, layer.Bias);
+        Assert.True(layer.forward(input).allclose(expected, rtol: 1e-12, atol: 1e-12));
+    }
+
     [Theory]
     [InlineData(1, 10, 5, 1, 0, 1, true, 28, 28)]     // MultiLeNet's conv1
     [InlineData(10, 20, 5, 1, 0, 1, true, 12, 12)]    // MultiLeNet's conv2
