@@ -26,7 +26,8 @@ internal static class MpiLaunch
 
     /// <summary>
     /// Runs <c>mpirun -np <paramref name="ranks"/></c> on this gsurg with <paramref name="arguments"/> and returns
-    /// mpirun's exit code; the ranks' output goes straight to this process's console.
+    /// 0 when every rank succeeded, else <see cref="GsurgApp.RunFailure"/> (the ranks and mpirun have said why on the
+    /// console, which their output goes straight to).
     /// </summary>
     /// <exception cref="UsageException">mpirun is not installed.</exception>
     public static int Run(int ranks, IReadOnlyList<string> arguments)
@@ -34,7 +35,10 @@ internal static class MpiLaunch
         var mpirun = Find("mpirun") ?? throw new UsageException(
             $"--ranks needs mpirun, which is not installed; install Open MPI (apt-get install {MpiLibrary.DebianPackage}) or train in one process without --ranks.");
         var start = new ProcessStartInfo(mpirun) { UseShellExecute = false };
-        foreach (var argument in (string[])["-np", ranks.ToString(CultureInfo.InvariantCulture), .. Self(), .. arguments])
+        // More ranks than cores is the user's choice here (mpirun refuses it by default); the ranks then share the
+        // cores instead of each being bound to one.
+        string[] placement = ranks > Environment.ProcessorCount ? ["--oversubscribe", "--bind-to", "none"] : [];
+        foreach (var argument in (string[])["-np", ranks.ToString(CultureInfo.InvariantCulture), .. placement, .. Self(), .. arguments])
         {
             start.ArgumentList.Add(argument);
         }
@@ -52,7 +56,7 @@ internal static class MpiLaunch
         // Ctrl+C and SIGTERM reach mpirun, which passes them to the ranks; they stop after the current step and
         // rank 0 writes the checkpoint, so this process only waits.
         process.WaitForExit();
-        return process.ExitCode;
+        return process.ExitCode == 0 ? GsurgApp.Success : GsurgApp.RunFailure;
     }
 
     /// <summary>How to start this gsurg again: its apphost, or dotnet with gsurg.dll (also when gsurg runs inside another host, e.g. tests).</summary>
