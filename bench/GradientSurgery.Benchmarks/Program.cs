@@ -11,8 +11,9 @@ using GradientSurgery.Benchmarks;
 //                                                                   conv [--steps 30] [--warmup 5] [--threads 2] [--out docs/bench]
 //                                                                   env [--steps 10000] [--repeats 5] [--out docs/bench]
 //                                                                   rl [--tasks 10,50] [--updates 20] [--warmup 3] [--task-pass-updates N] [--steps 20 (0: no MT10)] [--out docs/bench]
+//                                                                   distributed [--steps 30] [--warmup 5] [--out docs/bench]   (needs mpirun)
 //                                                                   micro [BenchmarkDotNet arguments]
-const string Usage = "usage: step [--tasks 2,10,40] [--steps 30] [--warmup 5] [--out DIR] | breakdown [--tasks 40] [--steps 20] [--out DIR] | soak [--steps 10000] [--out DIR] | conv [--steps 30] [--warmup 5] [--threads 2] [--out DIR] | env [--steps 10000] [--repeats 5] [--out DIR] | rl [--tasks 10,50] [--updates 20] [--warmup 3] [--task-pass-updates N] [--steps 20 (0: no MT10)] [--out DIR] | micro [BenchmarkDotNet options] | memory --tasks T --mode M [--steps 20]";
+const string Usage = "usage: step [--tasks 2,10,40] [--steps 30] [--warmup 5] [--out DIR] | breakdown [--tasks 40] [--steps 20] [--out DIR] | soak [--steps 10000] [--out DIR] | conv [--steps 30] [--warmup 5] [--threads 2] [--out DIR] | env [--steps 10000] [--repeats 5] [--out DIR] | rl [--tasks 10,50] [--updates 20] [--warmup 3] [--task-pass-updates N] [--steps 20 (0: no MT10)] [--out DIR] | distributed [--steps 30] [--warmup 5] [--out DIR] | micro [BenchmarkDotNet options] | memory --tasks T --mode M [--steps 20]";
 if (args.Length == 0)
 {
     Console.Error.WriteLine(Usage);
@@ -49,6 +50,10 @@ try
         case "rl":
             RlBenchmark.Run([.. Option("--tasks", "10,50").Split(',').Select(t => int.Parse(t, CultureInfo.InvariantCulture))], Int("--updates", 20), Int("--warmup", 3), Int("--task-pass-updates", int.MaxValue), Option("--steps", "20") == "0" ? 0 : Int("--steps", 20), Option("--out", "docs/bench"));
             return 0;
+        case "distributed":
+            return DistributedBenchmark.Run(Int("--steps", 30), Int("--warmup", 5), Option("--out", "docs/bench"));
+        case "distributed-rank":
+            return DistributedBenchmark.Rank(Option("--model", "mlp"), Int("--tasks", 2), Enum.Parse<GradientSurgery.Distributed.JacobianReduction>(Option("--reduction", "ReduceScatter")), Int("--steps", 30), Int("--warmup", 5));
         case "memory":
             StepBenchmark.MemoryProbe(Int("--tasks", 2), (StepMode)Int("--mode", 1), Int("--steps", 20));
             return 0;
