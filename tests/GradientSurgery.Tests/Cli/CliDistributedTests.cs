@@ -1,4 +1,3 @@
-using System.Globalization;
 using GradientSurgery.Cli;
 using GradientSurgery.Tests.Distributed;
 
@@ -29,20 +28,10 @@ public sealed class CliDistributedTests : IDisposable
             Assert.True(File.Exists(Path.Combine(_directory, "two", file)), file);
         }
         // float32: the same up to the rounding of the sums over the shards (the accuracies exactly).
-        var expected = Metrics("one");
-        var actual = Metrics("two");
-        Assert.Equal(expected.Length, actual.Length);
-        for (var k = 0; k < expected.Length; k++)
-        {
-            Assert.True(Math.Abs(expected[k] - actual[k]) <= 1e-5 * Math.Max(1, Math.Abs(expected[k])), $"metric {k}: {expected[k]} vs {actual[k]}");
-        }
+        DataParallelTrainerTests.AssertSameMetrics(Path.Combine(_directory, "one"), Path.Combine(_directory, "two"), 1e-5);
 
         // The ranks' refusal goes to the console through mpirun; the launcher returns mpirun's code.
         var (odd, _, _) = GsurgConsole.Run(Train("odd", "--ranks", "3"));
         Assert.Equal(GsurgApp.RunFailure, odd);
     }
-
-    private double[] Metrics(string run) =>
-        [.. File.ReadAllLines(Path.Combine(_directory, run, "metrics.csv")).Skip(1)
-            .SelectMany(line => line.Split(',')[..^1].Select(v => double.Parse(v, CultureInfo.InvariantCulture)))];
 }
