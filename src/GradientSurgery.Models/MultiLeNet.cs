@@ -5,16 +5,16 @@ using static TorchSharp.torch.nn;
 namespace GradientSurgery.Models;
 
 /// <summary>
-/// MultiLeNet, the network of Sener &amp; Koltun (NeurIPS 2018) used by the PCGrad paper on MultiMNIST:
-/// shared trunk conv(1→10, k5) → maxpool 2 → ReLU → conv(10→20, k5) → dropout2d → maxpool 2 → ReLU →
-/// flatten (320) → linear(320→50) → ReLU; each task head linear(50→50) → ReLU → dropout → linear(50→10).
-/// Input: N×1×28×28. Dropout probabilities are PyTorch's defaults (0.5), as in the original code; the dropout layers
-/// are <see cref="ShardedDropout"/>, libtorch's dropout with masks that data-parallel ranks draw alike (<see cref="Shard"/>).
+/// MultiLeNet, the network of Sener &amp; Koltun (NeurIPS 2018) used by the PCGrad paper on MultiMNIST, a
+/// <see cref="HardParameterSharing"/> network: shared trunk conv(1→10, k5) → maxpool 2 → ReLU → conv(10→20, k5) →
+/// dropout2d → maxpool 2 → ReLU → flatten (320) → linear(320→50) → ReLU; each task head linear(50→50) → ReLU → dropout
+/// → linear(50→10). Input: N×1×28×28. Dropout probabilities are PyTorch's defaults (0.5), as in the original code; the
+/// dropout layers are <see cref="ShardedDropout"/>, libtorch's dropout with masks that data-parallel ranks draw alike.
 /// </summary>
-public sealed class MultiLeNet : Module<Tensor, Tensor[]>, IMultiTaskNetwork
+public sealed class MultiLeNet : HardParameterSharing
 {
-    private readonly Sequential trunk;
-    private readonly ModuleList<Sequential> heads;
+    /// <summary>Width of the trunk's output (the shared representation).</summary>
+    public const int FeatureSize = 50;
 
     /// <summary>Creates the network; initial weights come from the global torch generator.</summary>
     /// <param name="tasks">Number of classification heads (2 for MultiMNIST).</param>
@@ -24,43 +24,39 @@ public sealed class MultiLeNet : Module<Tensor, Tensor[]>, IMultiTaskNetwork
     /// default. Pass <c>(i, o, k) =&gt; nn.Conv2d(i, o, k)</c> for libtorch's own kernels only on a processor known
     /// not to be affected by their non-finite gradients (docs/troubleshooting.md); both draw the same initial weights.
     /// </param>
-    public MultiLeNet(int tasks = 2, int classes = 10, Func<long, long, long, Module<Tensor, Tensor>>? convolution = null) : base(nameof(MultiLeNet))
+    public MultiLeNet(int tasks = 2, int classes = 10, Func<long, long, long, Module<Tensor, Tensor>>? convolution = null)
+        : this(new BatchShard(), tasks, classes, convolution)
+    {
+    }
+
+    private MultiLeNet(BatchShard shard, int tasks, int classes, Func<long, long, long, Module<Tensor, Tensor>>? convolution)
+        : base(nameof(MultiLeNet), Trunk(shard, convolution), Heads(shard, tasks, classes), shard)
+    {
+    }
+
+    /// <summary>MultiLeNet's trunk: two convolution blocks and a linear layer to <see cref="FeatureSize"/> features.</summary>
+    /// <param name="shard">The batch shard its dropout follows.</param>
+    /// <param name="convolution">Builds each convolution; <see cref="GemmConv2d"/> when null.</param>
+    public static Sequential Trunk(BatchShard shard, Func<long, long, long, Module<Tensor, Tensor>>? convolution = null)
+    {
+        convolution ??= (inChannels, outChannels, kernel) => new GemmConv2d(inChannels, outChannels, kernel);
+        return Sequential(
+            ("conv1", convolution(1, 10, 5)), ("pool1", MaxPool2d(2)), ("relu1", ReLU()),
+            ("conv2", convolution(10, 20, 5)), ("drop2", new ShardedDropout(shard, feature: true)), ("pool2", MaxPool2d(2)), ("relu2", ReLU()),
+            ("flatten", Flatten()), ("fc", Linear(320, FeatureSize)), ("relu3", ReLU()));
+    }
+
+    /// <summary>One MultiLeNet head: linear(50→50) → ReLU → dropout → linear(50→<paramref name="classes"/>).</summary>
+    /// <param name="shard">The batch shard its dropout follows.</param>
+    /// <param name="classes">Output classes.</param>
+    public static Sequential Head(BatchShard shard, int classes) =>
+        Sequential(("fc1", Linear(FeatureSize, 50)), ("relu", ReLU()), ("drop", new ShardedDropout(shard)), ("fc2", Linear(50, classes)));
+
+    private static IEnumerable<Module<Tensor, Tensor>> Heads(BatchShard shard, int tasks, int classes)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(tasks);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(classes);
-        convolution ??= (inChannels, outChannels, kernel) => new GemmConv2d(inChannels, outChannels, kernel);
-        TaskCount = tasks;
-        Shard = new BatchShard();
-        trunk = Sequential(
-            ("conv1", convolution(1, 10, 5)), ("pool1", MaxPool2d(2)), ("relu1", ReLU()),
-            ("conv2", convolution(10, 20, 5)), ("drop2", new ShardedDropout(Shard, feature: true)), ("pool2", MaxPool2d(2)), ("relu2", ReLU()),
-            ("flatten", Flatten()), ("fc", Linear(320, 50)), ("relu3", ReLU()));
-        heads = new ModuleList<Sequential>([.. Enumerable.Range(0, tasks).Select(_ =>
-            Sequential(("fc1", Linear(50, 50)), ("relu", ReLU()), ("drop", new ShardedDropout(Shard)), ("fc2", Linear(50, classes))))]);
-        RegisterComponents();
+        // Built eagerly, after the trunk: the initial weights are drawn in the same order as before.
+        return [.. Enumerable.Range(0, tasks).Select(_ => Head(shard, classes))];
     }
-
-    /// <inheritdoc />
-    public int TaskCount { get; }
-
-    /// <inheritdoc />
-    public BatchShard Shard { get; }
-
-    /// <inheritdoc />
-    public IEnumerable<Parameter> SharedParameters => trunk.parameters();
-
-    /// <inheritdoc />
-    /// <remarks>The weight (50×320) of the trunk's linear layer 'fc'.</remarks>
-    // Looked up rather than kept in a field: a module field would be registered a second time and change the
-    // names in saved models.
-    public Parameter LastSharedLayerWeight => ((TorchSharp.Modules.Linear)trunk.named_children().Single(c => c.name == "fc").module).weight!;
-
-    /// <inheritdoc />
-    public Tensor Features(Tensor inputs) => trunk.forward(inputs);
-
-    /// <inheritdoc />
-    public Tensor[] Heads(Tensor features) => [.. heads.Select(h => h.forward(features))];
-
-    /// <inheritdoc />
-    public override Tensor[] forward(Tensor inputs) => Heads(Features(inputs));
 }

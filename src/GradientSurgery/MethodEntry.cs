@@ -75,7 +75,7 @@ internal sealed class AggregatorEntry(
     internal override IMultiTaskStep CreateStep(MethodArguments arguments, MethodSetup setup)
     {
         var aggregator = create(arguments);
-        return new AggregationStep(setup.CreateOptimizer(setup.Parameters), aggregator, setup.SharedParameters);
+        return new AggregationStep(setup.CreateOptimizer(setup.Parameters), aggregator, setup.SharedParameters, setup.TaskParameters);
     }
 }
 
@@ -97,6 +97,6 @@ internal sealed class LossWeightingEntry(
     {
         var weighting = (ILossWeighting)Create(arguments, setup.LossWeightingContext());
         IEnumerable<Parameter> learnable = (weighting as ILearnableLossWeighting)?.parameters() ?? [];
-        return new LossWeightingStep(setup.CreateOptimizer(setup.Parameters.Concat(learnable)), weighting);
+        return new LossWeightingStep(setup.CreateOptimizer(setup.Parameters.Concat(learnable)), weighting, setup.TaskParameters);
     }
 }

@@ -13,13 +13,20 @@ namespace GradientSurgery;
 /// </param>
 /// <param name="SharedLayerWeight">The weight of the last shared layer (GradNorm's layer); null when the model offers none.</param>
 /// <param name="Likelihood">The likelihood of the tasks' losses, for uncertainty weighting.</param>
+/// <param name="TaskParameters">
+/// Optionally, each task's own parameters (list i for task i): they receive their owner's gradient only, with every
+/// method, even where other tasks' losses read them (a cross-stitch column). Needed only for such models; without
+/// it a task-specific parameter that two tasks reach is refused by aggregators and gets every task's gradient from a
+/// loss weighting's one backward.
+/// </param>
 public sealed record MethodSetup(
     IEnumerable<Parameter> Parameters,
     IEnumerable<Parameter> SharedParameters,
     int TaskCount,
     Func<IEnumerable<Parameter>, optim.Optimizer> CreateOptimizer,
     Parameter? SharedLayerWeight = null,
-    UncertaintyTaskKind Likelihood = UncertaintyTaskKind.Regression)
+    UncertaintyTaskKind Likelihood = UncertaintyTaskKind.Regression,
+    IReadOnlyList<IEnumerable<Parameter>>? TaskParameters = null)
 {
     /// <summary>The context a loss weighting is built for: the shared parameters' device and dtype.</summary>
     public LossWeightingContext LossWeightingContext()

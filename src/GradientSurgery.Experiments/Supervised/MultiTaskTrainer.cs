@@ -143,7 +143,7 @@ public sealed class MultiTaskTrainer<TModel>
         }
         var setup = new MethodSetup(
             model.parameters(), model.SharedParameters, model.TaskCount, parameters => optim.Adam(parameters, settings.LearningRate),
-            model.LastSharedLayerWeight, UncertaintyTaskKind.Classification);
+            model.LastSharedLayerWeight, UncertaintyTaskKind.Classification, model.TaskParameters);
         using var method = world is null
             ? MethodCatalog.CreateStep(settings.Method, settings.Seed, setup)
             : DistributedSteps.Create(settings.Method, settings.Seed, setup, world);
@@ -184,11 +184,11 @@ public sealed class MultiTaskTrainer<TModel>
                     var index = order.narrow(0, start + offset, length);
                     var inputs = train.Inputs.index_select(0, index);
                     var labels = train.Labels.Select(l => l.index_select(0, index)).ToArray();
-                    var features = model.Features(inputs);
-                    var outputs = model.Heads(features);
+                    var (outputs, features) = model.Forward(inputs);
                     var losses = Losses(outputs, labels);
                     // FAMO's feedback: the same batch after the step, in training mode (see the class remarks).
                     var report = method.Step(losses, features, () => Losses(model.forward(inputs), labels));
+                    (model as IRewardedNetwork)?.Reward([.. outputs.Select(o => o.detach())], labels);
                     var correct = outputs.Select((o, t) => (double)o.argmax(1).eq(labels[t]).sum().item<long>()).ToArray();
                     group.Sum(correct);
                     accumulator.Add(report.Losses, report.Conflicts, [.. correct.Select(c => (long)c)], globalLength, clock.Elapsed.TotalSeconds);

@@ -25,7 +25,12 @@ public sealed class AggregationStep : IMultiTaskStep
     /// The shared parameters; every other parameter of <paramref name="optimizer"/> is task-specific and
     /// receives its own task's gradient.
     /// </param>
-    public AggregationStep(optim.Optimizer optimizer, IAggregator aggregator, IEnumerable<Parameter> sharedParameters)
+    /// <param name="taskParameters">
+    /// Optionally, task i's own parameters in list i: each receives its owner's gradient only, even when other tasks'
+    /// losses read it (see <see cref="MultiTaskBackward"/>).
+    /// </param>
+    public AggregationStep(
+        optim.Optimizer optimizer, IAggregator aggregator, IEnumerable<Parameter> sharedParameters, IReadOnlyList<IEnumerable<Parameter>>? taskParameters = null)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentNullException.ThrowIfNull(sharedParameters);
@@ -41,7 +46,7 @@ public sealed class AggregationStep : IMultiTaskStep
                 nameof(sharedParameters));
         }
         var sharedHandles = shared.Select(p => p.Handle).ToHashSet();
-        _backward = new MultiTaskBackward(aggregator, shared, optimized.Where(p => !sharedHandles.Contains(p.Handle)));
+        _backward = new MultiTaskBackward(aggregator, shared, optimized.Where(p => !sharedHandles.Contains(p.Handle)), taskParameters);
     }
 
     /// <inheritdoc/>

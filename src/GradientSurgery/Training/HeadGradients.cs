@@ -5,7 +5,9 @@ namespace GradientSurgery.Training;
 
 /// <summary>
 /// The task-specific parameters' gradients of one step: each head receives exactly its own task's gradient, never
-/// a projected or averaged one, and a head that two tasks reach is refused (it is shared and would escape the surgery).
+/// a projected or averaged one. A parameter with a declared owner (<see cref="ParameterLayout.Owners"/>) keeps its
+/// owner's gradient and drops the other tasks' (a cross-stitch column read by the other columns); an undeclared one
+/// that two tasks reach is refused (it is shared and would escape the surgery).
 /// </summary>
 internal sealed class HeadGradients(ParameterLayout layout)
 {
@@ -21,6 +23,19 @@ internal sealed class HeadGradients(ParameterLayout layout)
             var gradient = gradients[first + k];
             if (gradient.IsInvalid)
             {
+                continue;
+            }
+            if (layout.Owners[k] >= 0)
+            {
+                if (layout.Owners[k] == task)
+                {
+                    _owners[k] = task;
+                    _gradients[k] = gradient;
+                }
+                else
+                {
+                    gradient.Dispose();
+                }
                 continue;
             }
             if (_owners[k] >= 0)

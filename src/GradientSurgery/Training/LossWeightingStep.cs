@@ -21,7 +21,9 @@ namespace GradientSurgery.Training;
 /// </para>
 /// <para>
 /// Unlike <see cref="AggregationStep"/> there is no per-task Jacobian, so the step costs one backward pass
-/// and reports no conflict diagnostics.
+/// and reports no conflict diagnostics. With task-owned parameters (a cross-stitch column that other tasks read) it
+/// costs one more backward pass per task: an owned parameter receives ∂objective/∂L_i · ∂L_i/∂θ for its owner i
+/// only, the same rule <see cref="AggregationStep"/> applies.
 /// </para>
 /// </remarks>
 /// <example>
@@ -34,11 +36,19 @@ namespace GradientSurgery.Training;
 /// </example>
 public sealed class LossWeightingStep : IMultiTaskStep
 {
+    // Task i's own parameters, and every other parameter of the optimizer; null/empty without declared owners.
+    private readonly Parameter[][]? _owned;
+    private readonly Parameter[] _unowned = [];
+
     /// <summary>Creates the step.</summary>
     /// <param name="optimizer">The optimizer over the model's parameters and the weighting's learnable parameters.</param>
     /// <param name="weighting">The loss weighting.</param>
-    /// <exception cref="ArgumentException">A learnable parameter of the weighting is not among the optimizer's parameters.</exception>
-    public LossWeightingStep(optim.Optimizer optimizer, ILossWeighting weighting)
+    /// <param name="taskParameters">
+    /// Optionally, task i's own parameters in list i: each receives its owner's share of the objective's gradient
+    /// only, even when other tasks' losses read it.
+    /// </param>
+    /// <exception cref="ArgumentException">A learnable parameter of the weighting is not among the optimizer's parameters, or an owned parameter is not.</exception>
+    public LossWeightingStep(optim.Optimizer optimizer, ILossWeighting weighting, IReadOnlyList<IEnumerable<Parameter>>? taskParameters = null)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentNullException.ThrowIfNull(weighting);
@@ -55,6 +65,19 @@ public sealed class LossWeightingStep : IMultiTaskStep
         }
         Optimizer = optimizer;
         Weighting = weighting;
+        if (taskParameters is not null)
+        {
+            var optimized = optimizer.parameters().Where(p => p.requires_grad).ToArray();
+            var owned = taskParameters.Select(list => list.Where(p => p.requires_grad).ToArray()).ToArray();
+            var ownedHandles = owned.SelectMany(list => list).Select(p => p.Handle).ToHashSet();
+            var optimizedHandles = optimized.Select(p => p.Handle).ToHashSet();
+            if (ownedHandles.Any(h => !optimizedHandles.Contains(h)))
+            {
+                throw new ArgumentException("A task's own parameter is not among the optimizer's parameters, so it would never be updated.", nameof(taskParameters));
+            }
+            _owned = owned;
+            _unowned = [.. optimized.Where(p => !ownedHandles.Contains(p.Handle))];
+        }
     }
 
     /// <inheritdoc/>
@@ -100,7 +123,14 @@ public sealed class LossWeightingStep : IMultiTaskStep
         var objectiveValue = objective.ToDouble();
         Optimizer.zero_grad();
         var beforeBackward = clock.Elapsed;
-        objective.backward();
+        if (_owned is null)
+        {
+            objective.backward();
+        }
+        else
+        {
+            OwnedBackward(objective, losses);
+        }
         var gradientTime = clock.Elapsed - beforeBackward;
         var parameters = Optimizer.parameters().ToArray();
         if (NonFiniteGradient.FirstNonFinite([.. parameters.Select(p => p.grad)]) is { } culprit)
@@ -132,6 +162,46 @@ public sealed class LossWeightingStep : IMultiTaskStep
         }
         var timings = new StepTimings(gradientTime, clock.Elapsed - gradientTime);
         return new StepReport(values, weights, Conflicts: null, GradientScope.SharedParameters, timings, objectiveValue);
+    }
+
+    /// <summary>
+    /// The objective's gradient, except that each owned parameter gets only its owner's part: the objective's gradient
+    /// with respect to its owner's loss, back-propagated through that loss alone.
+    /// </summary>
+    private void OwnedBackward(Tensor objective, IReadOnlyList<Tensor> losses)
+    {
+        Tensor[] inputs = [.. losses, .. _unowned];
+        var gradients = autograd.grad([objective], inputs, retain_graph: true, allow_unused: true);
+        using (no_grad())
+        {
+            for (var k = 0; k < _unowned.Length; k++)
+            {
+                if (!gradients[losses.Count + k].IsInvalid)
+                {
+                    ParameterLayout.Accumulate(_unowned[k], gradients[losses.Count + k]);
+                }
+            }
+        }
+        var last = Array.FindLastIndex(_owned!, list => list.Length > 0);
+        for (var i = 0; i <= last && i < losses.Count; i++)
+        {
+            if (_owned![i].Length == 0 || gradients[i].IsInvalid)
+            {
+                continue;
+            }
+            // The loss's gradient as the objective's backward would feed it: same products, same order.
+            var own = autograd.grad([losses[i]], _owned[i], [gradients[i]], retain_graph: i < last, allow_unused: true);
+            using (no_grad())
+            {
+                for (var k = 0; k < own.Count; k++)
+                {
+                    if (!own[k].IsInvalid)
+                    {
+                        ParameterLayout.Accumulate(_owned[i][k], own[k]);
+                    }
+                }
+            }
+        }
     }
 
     private byte[]? WeightingState()

@@ -38,11 +38,18 @@ public sealed class MultiTaskBackward : IDisposable
     /// <param name="taskSpecificParameters">
     /// All other trainable parameters (the heads). Each receives its own task's gradient.
     /// </param>
-    public MultiTaskBackward(IAggregator aggregator, IEnumerable<Parameter> sharedParameters, IEnumerable<Parameter> taskSpecificParameters)
+    /// <param name="taskParameters">
+    /// Optionally, task i's own parameters in list i (a subset of <paramref name="taskSpecificParameters"/>): each
+    /// receives its owner's gradient only, even when other tasks' losses read it (cross-stitch columns). Without it, a
+    /// task-specific parameter that two tasks reach is refused.
+    /// </param>
+    public MultiTaskBackward(
+        IAggregator aggregator, IEnumerable<Parameter> sharedParameters, IEnumerable<Parameter> taskSpecificParameters,
+        IReadOnlyList<IEnumerable<Parameter>>? taskParameters = null)
     {
         ArgumentNullException.ThrowIfNull(aggregator);
         Aggregator = aggregator;
-        _layout = new ParameterLayout(sharedParameters, taskSpecificParameters);
+        _layout = new ParameterLayout(sharedParameters, taskSpecificParameters, taskParameters);
         _jacobian = new TaskJacobianBuilder(_layout);
     }
 

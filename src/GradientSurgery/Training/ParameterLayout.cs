@@ -13,11 +13,20 @@ internal sealed class ParameterLayout
     private readonly long[] _offsets;
 
     /// <summary>Keeps the parameters that require grad and checks that they form a valid partition.</summary>
+    /// <param name="sharedParameters">The parameters that take part in the surgery.</param>
+    /// <param name="taskSpecificParameters">All other trainable parameters.</param>
+    /// <param name="taskParameters">
+    /// Optionally, which task owns which of the task-specific parameters (list i: task i's own parameters). An owned
+    /// parameter receives its owner's gradient only, even where other tasks' losses read it (a cross-stitch column);
+    /// a task-specific parameter no task owns may be reached by one task only.
+    /// </param>
     /// <exception cref="ArgumentException">
     /// No shared parameter, a shared parameter that is not floating point, shared parameters of different dtypes or
-    /// devices, or a parameter listed twice (or as both shared and task-specific).
+    /// devices, a parameter listed twice (or as both shared and task-specific), or an owned parameter that is not
+    /// task-specific or owned by two tasks.
     /// </exception>
-    public ParameterLayout(IEnumerable<Parameter> sharedParameters, IEnumerable<Parameter> taskSpecificParameters)
+    public ParameterLayout(
+        IEnumerable<Parameter> sharedParameters, IEnumerable<Parameter> taskSpecificParameters, IReadOnlyList<IEnumerable<Parameter>>? taskParameters = null)
     {
         ArgumentNullException.ThrowIfNull(sharedParameters);
         ArgumentNullException.ThrowIfNull(taskSpecificParameters);
@@ -58,6 +67,46 @@ internal sealed class ParameterLayout
                     $"Task-specific parameter {k} (shape {Jacobian.ShapeText(TaskSpecific[k])}) is also shared or listed twice.", nameof(taskSpecificParameters));
             }
         }
+        Owners = OwnersOf(TaskSpecific, taskParameters);
+    }
+
+    /// <summary>
+    /// The task that owns each of <see cref="TaskSpecific"/> (receives only that task's gradient), or −1 where no
+    /// owner was declared (the one task that reaches it, if any, gives its gradient).
+    /// </summary>
+    public int[] Owners { get; }
+
+    private static int[] OwnersOf(Parameter[] taskSpecific, IReadOnlyList<IEnumerable<Parameter>>? taskParameters)
+    {
+        var owners = Enumerable.Repeat(-1, taskSpecific.Length).ToArray();
+        if (taskParameters is null)
+        {
+            return owners;
+        }
+        var index = taskSpecific.Select((p, k) => (p.Handle, k)).ToDictionary(e => e.Handle, e => e.k);
+        for (var task = 0; task < taskParameters.Count; task++)
+        {
+            var position = 0;
+            foreach (var parameter in taskParameters[task] ?? throw new ArgumentException($"Task {task}'s parameter list is null.", nameof(taskParameters)))
+            {
+                if (parameter.requires_grad)
+                {
+                    if (!index.TryGetValue(parameter.Handle, out var k))
+                    {
+                        throw new ArgumentException(
+                            $"Parameter {position} of task {task} (shape {Jacobian.ShapeText(parameter)}) is not among the task-specific parameters (it is shared, or not optimized).", nameof(taskParameters));
+                    }
+                    if (owners[k] >= 0 && owners[k] != task)
+                    {
+                        throw new ArgumentException(
+                            $"Parameter {position} of task {task} (shape {Jacobian.ShapeText(parameter)}) is also listed for task {owners[k]}; a parameter of several tasks is shared.", nameof(taskParameters));
+                    }
+                    owners[k] = task;
+                }
+                position++;
+            }
+        }
+        return owners;
     }
 
     /// <summary>The shared parameters that require grad, in column order.</summary>

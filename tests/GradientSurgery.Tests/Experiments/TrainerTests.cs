@@ -127,18 +127,19 @@ public sealed class TrainerTests : IDisposable
 
         public IEnumerable<TorchSharp.Modules.Parameter> SharedParameters => inner.SharedParameters;
 
+        public IReadOnlyList<IEnumerable<TorchSharp.Modules.Parameter>> TaskParameters => inner.TaskParameters;
+
         public TorchSharp.Modules.Parameter LastSharedLayerWeight => inner.LastSharedLayerWeight;
 
         public BatchShard Shard => inner.Shard;
 
         // |f − f| = 0 adds nothing, but the derivative of √· at 0 is +Inf and that of |·| at 0 is 0: a NaN gradient.
-        public Tensor Features(Tensor inputs)
+        public MultiTaskOutput Forward(Tensor inputs)
         {
             var features = inner.Features(inputs);
-            return ++_steps == _poisonedStep ? features + (features - features.detach()).abs().sqrt() : features;
+            features = ++_steps == _poisonedStep ? features + (features - features.detach()).abs().sqrt() : features;
+            return new MultiTaskOutput(inner.Heads(features), features);
         }
-
-        public Tensor[] Heads(Tensor features) => inner.Heads(features);
 
         public override Tensor[] forward(Tensor inputs) => inner.forward(inputs);
     }
