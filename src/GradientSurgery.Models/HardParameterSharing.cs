@@ -14,7 +14,7 @@ namespace GradientSurgery.Models;
 /// var model = new HardParameterSharing(Sequential(Linear(10, 32), ReLU()), [Linear(32, 1), Linear(32, 1)]);
 /// </code>
 /// </example>
-public class HardParameterSharing : Module<Tensor, Tensor[]>, IMultiTaskNetwork
+public class HardParameterSharing : MultiTaskModule
 {
     // Protected so that a subclass registers them under these names (TorchSharp registers the fields its type sees):
     // saved models name their parameters trunk.* and heads.i.*.
@@ -56,22 +56,22 @@ public class HardParameterSharing : Module<Tensor, Tensor[]>, IMultiTaskNetwork
     }
 
     /// <inheritdoc />
-    public int TaskCount => heads.Count;
+    public override int TaskCount => heads.Count;
 
     /// <inheritdoc />
-    public BatchShard Shard { get; }
+    public override BatchShard Shard { get; }
 
     /// <inheritdoc />
-    public IEnumerable<Parameter> SharedParameters => trunk.parameters();
+    public override IEnumerable<Parameter> SharedParameters => trunk.parameters();
 
     /// <inheritdoc />
-    public IReadOnlyList<IEnumerable<Parameter>> TaskParameters => [.. heads.Select(h => h.parameters())];
+    public override IReadOnlyList<IEnumerable<Parameter>> TaskParameters => [.. heads.Select(h => h.parameters())];
 
     /// <inheritdoc />
     /// <remarks>The trunk's last parameter with two or more dimensions (a linear or convolution weight).</remarks>
     // Looked up rather than kept in a field: a module field would be registered a second time and change the names in
     // saved models.
-    public Parameter LastSharedLayerWeight => trunk.parameters().Last(p => p.dim() >= 2);
+    public override Parameter LastSharedLayerWeight => trunk.parameters().Last(p => p.dim() >= 2);
 
     /// <summary>The shared representation of a batch: the trunk's output.</summary>
     public Tensor Features(Tensor inputs) => trunk.forward(inputs);
@@ -80,12 +80,9 @@ public class HardParameterSharing : Module<Tensor, Tensor[]>, IMultiTaskNetwork
     public Tensor[] Heads(Tensor features) => [.. heads.Select(h => h.forward(features))];
 
     /// <inheritdoc />
-    public MultiTaskOutput Forward(Tensor inputs)
+    public override MultiTaskOutput Forward(Tensor inputs)
     {
         var features = Features(inputs);
         return new MultiTaskOutput(Heads(features), features);
     }
-
-    /// <inheritdoc />
-    public override Tensor[] forward(Tensor inputs) => Heads(Features(inputs));
 }

@@ -25,13 +25,13 @@ internal static class EvalCommand
             TrainingSettings settings;
             try
             {
-                settings = MultiTaskTrainer<MultiLeNet>.ReadSettings(directory);
+                settings = MultiTaskTrainer<MultiTaskModule>.ReadSettings(directory);
             }
             catch (FileNotFoundException missing)
             {
                 throw new UsageException(missing.Message, missing);
             }
-            var modelPath = MultiTaskTrainer<MultiLeNet>.ModelPath(directory);
+            var modelPath = MultiTaskTrainer<MultiTaskModule>.ModelPath(directory);
             if (!File.Exists(modelPath))
             {
                 throw new UsageException($"{modelPath} does not exist: the run has not finished (continue it with 'gsurg train --out {directory} --resume').");
@@ -39,16 +39,16 @@ internal static class EvalCommand
             var dataDirectory = parse.GetValue(data) ?? settings.DataDirectory ?? "data";
             var variant = MultiMnistVariants.Parse(settings.Benchmark);
             using var test = LoadTest(console, variant, dataDirectory, settings.Seed, parse.GetValue(cache) ?? TrainCommand.DefaultCache());
-            using var model = new MultiLeNet(2);
+            using var model = Architectures.Create(settings.Architecture, 2, 10);
             try
             {
                 model.load(modelPath);
             }
             catch (Exception unreadable) when (unreadable is not OutOfMemoryException)
             {
-                throw new InvalidDataException($"{modelPath} is not a MultiLeNet model this build can read: {unreadable.Message}", unreadable);
+                throw new InvalidDataException($"{modelPath} is not a {settings.Architecture} model this build can read: {unreadable.Message}", unreadable);
             }
-            var (loss, accuracy) = MultiTaskTrainer<MultiLeNet>.Evaluate(model, test);
+            var (loss, accuracy) = MultiTaskTrainer<MultiTaskModule>.Evaluate(model, test);
             var table = new Table().Title($"{settings.Benchmark}, {settings.Method}, seed {settings.Seed}: test split ({test.Count:N0} examples)")
                 .AddColumns("task", "accuracy", "loss");
             for (var t = 0; t < loss.Length; t++)

@@ -68,7 +68,7 @@ internal static class SummarizeCommand
     /// <exception cref="UsageException">Neither kind of run.</exception>
     private static bool IsReinforcementRun(string directory)
     {
-        if (File.Exists(MultiTaskTrainer<MultiLeNet>.SettingsPath(directory)))
+        if (File.Exists(MultiTaskTrainer<MultiTaskModule>.SettingsPath(directory)))
         {
             return false;
         }
@@ -83,14 +83,15 @@ internal static class SummarizeCommand
 
     private static SummarySection Supervised(IEnumerable<string> directories)
     {
-        var rows = directories.Select(Read).GroupBy(r => (r.Settings.Benchmark, r.Settings.Method)).OrderBy(g => g.Key.Benchmark).ThenBy(g => g.Key.Method).ToArray();
-        var table = new Table { Title = new TableTitle("training runs") }.AddColumns("benchmark", "method", "seeds", "epochs", "left acc %", "right acc %", "s / epoch");
-        var text = new StringBuilder("| benchmark | method | seeds | epochs | left accuracy (%) | right accuracy (%) | time per epoch (s) |\n|---|---|---:|---:|---:|---:|---:|\n");
+        var rows = directories.Select(Read).GroupBy(r => (r.Settings.Benchmark, r.Settings.Architecture, r.Settings.Method))
+            .OrderBy(g => g.Key.Benchmark).ThenBy(g => Array.IndexOf([.. Architectures.Names], g.Key.Architecture)).ThenBy(g => g.Key.Method).ToArray();
+        var table = new Table { Title = new TableTitle("training runs") }.AddColumns("benchmark", "arch", "method", "seeds", "epochs", "left acc %", "right acc %", "s / epoch");
+        var text = new StringBuilder("| benchmark | architecture | method | seeds | epochs | left accuracy (%) | right accuracy (%) | time per epoch (s) |\n|---|---|---|---:|---:|---:|---:|---:|\n");
         foreach (var group in rows)
         {
             string[] cells =
             [
-                group.Key.Benchmark, group.Key.Method, group.Count().ToString(CultureInfo.InvariantCulture),
+                group.Key.Benchmark, group.Key.Architecture, group.Key.Method, group.Count().ToString(CultureInfo.InvariantCulture),
                 string.Join("/", group.Select(r => (int)r.Final[0]).Distinct()),
                 Stats(group.Select(r => 100 * r.Final[1])),
                 Stats(group.Select(r => 100 * r.Final[2])),
@@ -109,7 +110,7 @@ internal static class SummarizeCommand
     }
 
     /// <summary>Test accuracy (%) per epoch of one benchmark's methods: a left and a right panel, a line per method.</summary>
-    private static IEnumerable<LineChart.Panel> AccuracyPanels(IEnumerable<IGrouping<(string Benchmark, string Method), RunSummary>> methods)
+    private static IEnumerable<LineChart.Panel> AccuracyPanels(IEnumerable<IGrouping<(string Benchmark, string Architecture, string Method), RunSummary>> methods)
     {
         var groups = methods.ToArray();
         return new[] { "left", "right" }.Select((side, task) => new LineChart.Panel(
@@ -120,7 +121,7 @@ internal static class SummarizeCommand
                 var epochs = group.Min(r => r.TestAccuracy[task].Length);
                 var perEpoch = Enumerable.Range(0, epochs).Select(e => group.Select(r => 100 * r.TestAccuracy[task][e]).ToArray()).ToArray();
                 return new LineChart.Series(
-                    $"{group.Key.Method} ({group.Count()} seeds)",
+                    $"{(group.Key.Architecture == "hps" ? "" : group.Key.Architecture + " ")}{group.Key.Method} ({group.Count()} seeds)",
                     [.. Enumerable.Range(1, epochs).Select(e => (double)e)],
                     [.. perEpoch.Select(v => v.Average())],
                     [.. perEpoch.Select(StandardDeviation)]);
@@ -132,7 +133,7 @@ internal static class SummarizeCommand
     /// <summary>The last row of metrics.csv (epoch, left and right test accuracy) and both test accuracies per epoch.</summary>
     private static RunSummary Read(string directory)
     {
-        var settings = MultiTaskTrainer<MultiLeNet>.ReadSettings(directory);
+        var settings = MultiTaskTrainer<MultiTaskModule>.ReadSettings(directory);
         var lines = File.ReadAllLines(Path.Combine(directory, "metrics.csv"));
         if (lines.Length < 2)
         {

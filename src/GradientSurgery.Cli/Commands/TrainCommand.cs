@@ -8,12 +8,17 @@ using Spectre.Console;
 
 namespace GradientSurgery.Cli.Commands;
 
-/// <summary><c>gsurg train</c>: MultiMNIST, MultiFashion or Multi-(Fashion+MNIST) with MultiLeNet and any aggregator or loss weighting.</summary>
+/// <summary><c>gsurg train</c>: MultiMNIST, MultiFashion or Multi-(Fashion+MNIST) with any architecture and any aggregator or loss weighting.</summary>
 internal static class TrainCommand
 {
     public static Command Create(IAnsiConsole console)
     {
         var benchmark = Benchmark();
+        var architecture = new Option<string>("--arch")
+        {
+            Description = "Network: " + string.Join("; ", Architectures.Names.Select(a => $"'{a}' {Architectures.Describe(a)}")) + ". Shared parameters take part in the surgery; a task's own parameters receive its gradient only.",
+            DefaultValueFactory = _ => "hps",
+        }.AcceptOnlyFromAmong([.. Architectures.Names]);
         var method = new Option<string>("--method")
         {
             Description = $"Method, 'name[:key=value,...]': {CommonOptions.MethodList}. 'ew' is equal weighting (= mean); 'gsurg methods' lists every method's arguments. Loss weightings train on one backward of their objective and record no conflict statistics.",
@@ -30,9 +35,9 @@ internal static class TrainCommand
         var limit = CommonOptions.PositiveInt("--limit", "Use only the first N training examples (quick runs).");
         var stopAfter = CommonOptions.PositiveInt("--stop-after-steps", "Stop after this many steps in total, writing a checkpoint for --resume.");
         var ranks = CommonOptions.PositiveInt("--ranks", $"Train data-parallel on N processes of this machine: starts 'mpirun -np N' with this command (needs {MpiLibrary.DebianPackage}). The global batch is still --batch-size, split evenly; the result is one process's up to rounding. 'mpirun -np N gsurg train ...' does the same across machines (docs/distributed.md).");
-        var command = new Command("train", "Train MultiLeNet on a two-task benchmark with an aggregator or a loss weighting; per-epoch loss, accuracy and conflict diagnostics to the console, metrics.csv and TensorBoard; checkpoints every epoch (Ctrl+C or SIGTERM stops after the current step with a checkpoint; a step whose gradients are not finite stops the run with exit code 2 and a checkpoint of the state before its batch, see docs/troubleshooting.md).")
+        var command = new Command("train", "Train a multi-task network (--arch) on a two-task benchmark with an aggregator or a loss weighting; per-epoch loss, accuracy and conflict diagnostics to the console, metrics.csv and TensorBoard; checkpoints every epoch (Ctrl+C or SIGTERM stops after the current step with a checkpoint; a step whose gradients are not finite stops the run with exit code 2 and a checkpoint of the state before its batch, see docs/troubleshooting.md).")
         {
-            benchmark, method, data, epochs, batchSize, learningRate, seed, output, resume, cache, limit, stopAfter, ranks,
+            benchmark, architecture, method, data, epochs, batchSize, learningRate, seed, output, resume, cache, limit, stopAfter, ranks,
         };
         command.SetAction((parse, cancellation) =>
         {
@@ -50,16 +55,18 @@ internal static class TrainCommand
                 var runSeed = parse.GetValue(seed);
                 var methodName = CommonOptions.Methods(parse.GetValue(method)!, [], runSeed).Single();
                 var dataDirectory = Path.GetFullPath(parse.GetValue(data)!);
-                var directory = CommonOptions.OutputDirectory(parse.GetValue(output) ?? Path.Combine("runs", $"{variant.CliName()}-{methodName.Replace(':', '_')}-seed{runSeed}"), "train");
+                var arch = parse.GetValue(architecture)!;
+                var archPart = arch == "hps" ? "" : arch + "-";
+                var directory = CommonOptions.OutputDirectory(parse.GetValue(output) ?? Path.Combine("runs", $"{variant.CliName()}-{archPart}{methodName.Replace(':', '_')}-seed{runSeed}"), "train");
                 var cacheDirectory = parse.GetValue(cache) ?? DefaultCache();
                 var (train, test) = LoadData(shown, variant, dataDirectory, runSeed, cacheDirectory, parse.GetValue(limit));
                 using (train)
                 using (test)
                 {
                     var settings = new TrainingSettings(variant.CliName(), methodName, parse.GetValue(epochs) ?? 10, parse.GetValue(batchSize) ?? 256,
-                        parse.GetValue(learningRate), runSeed, train.Count, dataDirectory);
+                        parse.GetValue(learningRate), runSeed, train.Count, dataDirectory, arch);
                     var outcome = TrainingProgress.Run(shown, settings, directory, world?.Size ?? 1, observer =>
-                        new MultiTaskTrainer<MultiLeNet>(() => new MultiLeNet(2)).Train(
+                        new MultiTaskTrainer<MultiTaskModule>(() => Architectures.Create(arch, train.TaskCount, 10)).Train(
                             settings, train, test, directory, parse.GetValue(resume), observer, parse.GetValue(stopAfter), cancellation, world));
                     shown.MarkupLineInterpolated(outcome.Completed
                         ? (FormattableString)$"[green]Done[/]: {outcome.Steps:N0} steps; run in {directory} (model.bin, metrics.csv, tensorboard/, checkpoint.bin)."
@@ -161,7 +168,7 @@ internal sealed class TrainingProgress(IAnsiConsole console, ProgressContext con
     public static TrainingOutcome Run(IAnsiConsole console, TrainingSettings settings, string directory, int ranks, Func<ITrainingObserver, TrainingOutcome> train)
     {
         var across = ranks > 1 ? $" over {ranks} ranks" : "";
-        console.MarkupLineInterpolated($"Training [bold]{settings.Method}[/] on [bold]{settings.Benchmark}[/] ({settings.TrainExamples:N0} examples, batch {settings.BatchSize}{across}, Adam lr {settings.LearningRate.ToString(CultureInfo.InvariantCulture)}, seed {settings.Seed}) → {directory}");
+        console.MarkupLineInterpolated($"Training [bold]{settings.Architecture}[/] with [bold]{settings.Method}[/] on [bold]{settings.Benchmark}[/] ({settings.TrainExamples:N0} examples, batch {settings.BatchSize}{across}, Adam lr {settings.LearningRate.ToString(CultureInfo.InvariantCulture)}, seed {settings.Seed}) → {directory}");
         TrainingOutcome? outcome = null;
         console.Progress().AutoClear(false).Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
             .Start(context => outcome = train(new TrainingProgress(console, context, settings.Epochs)));

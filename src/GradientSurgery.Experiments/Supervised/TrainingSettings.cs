@@ -9,7 +9,10 @@ namespace GradientSurgery.Experiments.Supervised;
 /// <param name="Seed">Seed of initial weights, shuffling, dropout and the method.</param>
 /// <param name="TrainExamples">Training examples used (the first ones of the split when limited).</param>
 /// <param name="DataDirectory">Where the source data was read from (informative: a resumed run may read it elsewhere).</param>
-public sealed record TrainingSettings(string Benchmark, string Method, int Epochs, int BatchSize, double LearningRate, long Seed, long TrainExamples, string? DataDirectory = null)
+/// <param name="Architecture">The network, one of <c>Architectures.Names</c> (runs written before there was a choice trained MultiLeNet, "hps").</param>
+public sealed record TrainingSettings(
+    string Benchmark, string Method, int Epochs, int BatchSize, double LearningRate, long Seed, long TrainExamples, string? DataDirectory = null,
+    string Architecture = "hps")
 {
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid value.</summary>
     public void Validate()

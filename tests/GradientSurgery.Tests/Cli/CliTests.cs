@@ -201,7 +201,7 @@ public sealed class CliTests : IDisposable
         var (summarized, summary, summaryError) = Run("summarize", run, "--markdown", Path.Combine(_directory, "summary.md"), "--plot", Path.Combine(_directory, "accuracy.png"));
         Assert.True(summarized == 0, summaryError);
         Assert.Contains("pcgrad", summary);
-        Assert.Contains("| multimnist | pcgrad | 1 | 1 |", File.ReadAllText(Path.Combine(_directory, "summary.md")));
+        Assert.Contains("| multimnist | hps | pcgrad | 1 | 1 |", File.ReadAllText(Path.Combine(_directory, "summary.md")));
         Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], File.ReadAllBytes(Path.Combine(_directory, "accuracy.png")).Take(4));
 
         // Both kinds in one call: a table each, both in the Markdown, both in the figure.
@@ -211,7 +211,7 @@ public sealed class CliTests : IDisposable
         Assert.Contains("training runs", mixedOutput);
         Assert.Contains("reinforcement-learning runs", mixedOutput);
         var mixedMarkdown = File.ReadAllText(Path.Combine(_directory, "mixed.md"));
-        Assert.Contains("| multimnist | pcgrad | 1 | 1 |", mixedMarkdown);
+        Assert.Contains("| multimnist | hps | pcgrad | 1 | 1 |", mixedMarkdown);
         Assert.Contains("| pointmass | mtsac | 1 | 40 |", mixedMarkdown);
         AssertPng(Path.Combine(_directory, "mixed.png"));
 

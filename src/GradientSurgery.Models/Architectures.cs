@@ -1,0 +1,42 @@
+namespace GradientSurgery.Models;
+
+/// <summary>
+/// The multi-task architectures by name, as <c>gsurg train --arch</c> takes them, built for MultiMNIST-sized inputs
+/// (N×1×28×28). Each works with every method of the catalog; each declares which parameters are shared (the surgery's)
+/// and which are a task's own.
+/// </summary>
+public static class Architectures
+{
+    private static readonly (string Name, string Description, Func<int, int, MultiTaskModule> Create)[] Table =
+    [
+        ("hps", "hard parameter sharing: MultiLeNet's trunk shared, one head per task (Sener & Koltun, 2018)", (tasks, classes) => new MultiLeNet(tasks, classes)),
+        ("crossstitch", "cross-stitch network: one MultiLeNet column per task, learned α units between blocks (Misra et al., 2016)", (tasks, classes) => new CrossStitchNetwork(tasks, classes)),
+        ("mmoe", "multi-gate mixture of experts: 3 shared MultiLeNet-trunk experts, one softmax gate and tower per task (Ma et al., 2018)", (tasks, classes) => new MmoeNetwork(tasks, classes)),
+        ("mtan", "multi-task attention network: MultiLeNet's trunk shared, per-task soft attention at each block (Liu et al., 2019)", (tasks, classes) => new MtanNetwork(tasks, classes)),
+    ];
+
+    /// <summary>The names <see cref="Create"/> accepts, in the order of the documentation.</summary>
+    public static IReadOnlyList<string> Names { get; } = [.. Table.Select(e => e.Name)];
+
+    /// <summary>One line on what each architecture is, by name.</summary>
+    public static string Describe(string name) => Entry(name).Description;
+
+    /// <summary>Builds an architecture; initial weights come from the global torch generator.</summary>
+    /// <param name="name">One of <see cref="Names"/>.</param>
+    /// <param name="tasks">Number of tasks.</param>
+    /// <param name="classes">Classes per task.</param>
+    /// <exception cref="ArgumentException">An unknown name.</exception>
+    public static MultiTaskModule Create(string name, int tasks, int classes) => Entry(name).Create(tasks, classes);
+
+    private static (string Name, string Description, Func<int, int, MultiTaskModule> Create) Entry(string name)
+    {
+        foreach (var entry in Table)
+        {
+            if (string.Equals(entry.Name, name, StringComparison.OrdinalIgnoreCase))
+            {
+                return entry;
+            }
+        }
+        throw new ArgumentException($"Unknown architecture '{name}'; expected one of {string.Join(", ", Names)}.", nameof(name));
+    }
+}
