@@ -1,18 +1,18 @@
 namespace GradientSurgery.Models;
 
 /// <summary>
-/// The multi-task architectures by name, as <c>gsurg train --arch</c> takes them, built for MultiMNIST-sized inputs
-/// (N×1×28×28). Each works with every method of the catalog; each declares which parameters are shared (the surgery's)
+/// The multi-task architectures by name, as <c>gsurg train --arch</c> takes them, for images of any size the LeNet
+/// trunk fits (MultiMNIST's 1×28×28 by default). Each works with every method of the catalog; each declares which parameters are shared (the surgery's)
 /// and which are a task's own.
 /// </summary>
 public static class Architectures
 {
-    private static readonly (string Name, string Description, Func<int, int, MultiTaskModule> Create)[] Table =
+    private static readonly (string Name, string Description, Func<int, int, ImageShape, MultiTaskModule> Create)[] Table =
     [
-        ("hps", "hard parameter sharing: MultiLeNet's trunk shared, one head per task (Sener & Koltun, 2018)", (tasks, classes) => new MultiLeNet(tasks, classes)),
-        ("crossstitch", "cross-stitch network: one MultiLeNet column per task, learned α units between blocks (Misra et al., 2016)", (tasks, classes) => new CrossStitchNetwork(tasks, classes)),
-        ("mmoe", "multi-gate mixture of experts: 3 shared MultiLeNet-trunk experts, one softmax gate and tower per task (Ma et al., 2018)", (tasks, classes) => new MmoeNetwork(tasks, classes)),
-        ("mtan", "multi-task attention network: MultiLeNet's trunk shared, per-task soft attention at each block (Liu et al., 2019)", (tasks, classes) => new MtanNetwork(tasks, classes)),
+        ("hps", "hard parameter sharing: MultiLeNet's trunk shared, one head per task (Sener & Koltun, 2018)", (tasks, classes, input) => new MultiLeNet(tasks, classes, input: input)),
+        ("crossstitch", "cross-stitch network: one MultiLeNet column per task, learned α units between blocks (Misra et al., 2016)", (tasks, classes, input) => new CrossStitchNetwork(tasks, classes, input)),
+        ("mmoe", "multi-gate mixture of experts: 3 shared MultiLeNet-trunk experts, one softmax gate and tower per task (Ma et al., 2018)", (tasks, classes, input) => new MmoeNetwork(tasks, classes, input: input)),
+        ("mtan", "multi-task attention network: MultiLeNet's trunk shared, per-task soft attention at each block (Liu et al., 2019)", (tasks, classes, input) => new MtanNetwork(tasks, classes, input)),
     ];
 
     /// <summary>The names <see cref="Create"/> accepts, in the order of the documentation.</summary>
@@ -25,10 +25,11 @@ public static class Architectures
     /// <param name="name">One of <see cref="Names"/>.</param>
     /// <param name="tasks">Number of tasks.</param>
     /// <param name="classes">Classes per task.</param>
-    /// <exception cref="ArgumentException">An unknown name.</exception>
-    public static MultiTaskModule Create(string name, int tasks, int classes) => Entry(name).Create(tasks, classes);
+    /// <param name="input">The images; MultiMNIST's 1×28×28 when null.</param>
+    /// <exception cref="ArgumentException">An unknown name, or images too small for the architecture.</exception>
+    public static MultiTaskModule Create(string name, int tasks, int classes, ImageShape? input = null) => Entry(name).Create(tasks, classes, input ?? ImageShape.MultiMnist);
 
-    private static (string Name, string Description, Func<int, int, MultiTaskModule> Create) Entry(string name)
+    private static (string Name, string Description, Func<int, int, ImageShape, MultiTaskModule> Create) Entry(string name)
     {
         foreach (var entry in Table)
         {

@@ -7,7 +7,7 @@ namespace GradientSurgery.Models;
 /// <summary>
 /// A cross-stitch network (Misra et al., CVPR 2016) for MultiMNIST-sized inputs: one MultiLeNet column per task (the
 /// trunk's layers and a head), with a <see cref="CrossStitchUnit"/> after each of the trunk's three blocks (after the
-/// first convolution block, 10×12×12; the second, 20×4×4; and the linear layer, 50).
+/// first convolution block, 10 channels; the second, 20 channels; and the linear layer, 50 features).
 /// </summary>
 /// <remarks>
 /// <para>
@@ -20,7 +20,7 @@ namespace GradientSurgery.Models;
 /// <para>
 /// There is no shared representation that every output depends on through task-specific layers only (shared units
 /// sit between task-specific layers), so <see cref="Forward"/> gives no shared features and the multi-task backward
-/// takes the parameters path. Input N×1×28×28.
+/// takes the parameters path. Input N×1×28×28, or the images given to the constructor.
 /// </para>
 /// </remarks>
 public sealed class CrossStitchNetwork : MultiTaskModule
@@ -34,18 +34,21 @@ public sealed class CrossStitchNetwork : MultiTaskModule
     /// <summary>Creates the network; initial weights come from the global torch generator.</summary>
     /// <param name="tasks">Number of tasks (columns).</param>
     /// <param name="classes">Classes per task.</param>
-    public CrossStitchNetwork(int tasks = 2, int classes = 10) : base(nameof(CrossStitchNetwork))
+    /// <param name="input">The images; MultiMNIST's 1×28×28 when null.</param>
+    public CrossStitchNetwork(int tasks = 2, int classes = 10, ImageShape? input = null) : base(nameof(CrossStitchNetwork))
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(tasks);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(classes);
+        var shape = input ?? ImageShape.MultiMnist;
+        shape.EnsureLeNetFits();
         Shard = new BatchShard();
         var columns = Enumerable.Range(0, tasks).ToArray();
         block1 = new ModuleList<Sequential>([.. columns.Select(_ =>
-            Sequential(("conv1", new GemmConv2d(1, 10, 5)), ("pool1", MaxPool2d(2)), ("relu1", ReLU())))]);
+            Sequential(("conv1", new GemmConv2d(shape.Channels, 10, 5)), ("pool1", MaxPool2d(2)), ("relu1", ReLU())))]);
         block2 = new ModuleList<Sequential>([.. columns.Select(_ =>
             Sequential(("conv2", new GemmConv2d(10, 20, 5)), ("drop2", new ShardedDropout(Shard, feature: true)), ("pool2", MaxPool2d(2)), ("relu2", ReLU())))]);
         block3 = new ModuleList<Sequential>([.. columns.Select(_ =>
-            Sequential(("flatten", Flatten()), ("fc", Linear(320, MultiLeNet.FeatureSize)), ("relu3", ReLU())))]);
+            Sequential(("flatten", Flatten()), ("fc", Linear(20L * shape.SecondBlockSide * shape.SecondBlockSide, MultiLeNet.FeatureSize)), ("relu3", ReLU())))]);
         heads = new ModuleList<Sequential>([.. columns.Select(_ => MultiLeNet.Head(Shard, classes))]);
         units = new ModuleList<CrossStitchUnit>(new CrossStitchUnit(tasks, 10), new CrossStitchUnit(tasks, 20), new CrossStitchUnit(tasks, MultiLeNet.FeatureSize));
         TaskCount = tasks;

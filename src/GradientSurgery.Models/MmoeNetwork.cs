@@ -11,7 +11,7 @@ namespace GradientSurgery.Models;
 /// </summary>
 /// <remarks>
 /// For MultiMNIST-sized inputs (N×1×28×28): each expert is MultiLeNet's trunk (two convolution blocks and a linear layer
-/// to 50 features), each gate a linear map of the flattened 784 pixels to E logits (the paper's linear gate), each
+/// to 50 features), each gate a linear map of the flattened pixels (784) to E logits (the paper's linear gate), each
 /// tower a MultiLeNet head. The split the surgery sees: the experts are <b>shared</b>; each gate and tower is <b>its
 /// task's own</b>. The experts' outputs (N×E×50) are the shared representation of the features path: everything after
 /// them is task-specific, and the gates read only the input.
@@ -26,14 +26,16 @@ public sealed class MmoeNetwork : MultiTaskModule
     /// <param name="tasks">Number of tasks (gates and towers).</param>
     /// <param name="classes">Classes per task.</param>
     /// <param name="experts">Number of shared experts E.</param>
-    public MmoeNetwork(int tasks = 2, int classes = 10, int experts = 3) : base(nameof(MmoeNetwork))
+    /// <param name="input">The images; MultiMNIST's 1×28×28 when null.</param>
+    public MmoeNetwork(int tasks = 2, int classes = 10, int experts = 3, ImageShape? input = null) : base(nameof(MmoeNetwork))
     {
+        var shape = input ?? ImageShape.MultiMnist;
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(tasks);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(classes);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(experts);
         Shard = new BatchShard();
-        this.experts = new ModuleList<Sequential>([.. Enumerable.Range(0, experts).Select(_ => MultiLeNet.Trunk(Shard))]);
-        gates = new ModuleList<Sequential>([.. Enumerable.Range(0, tasks).Select(_ => Sequential(("flatten", Flatten()), ("gate", Linear(28 * 28, experts)), ("softmax", Softmax(1))))]);
+        this.experts = new ModuleList<Sequential>([.. Enumerable.Range(0, experts).Select(_ => MultiLeNet.Trunk(Shard, shape))]);
+        gates = new ModuleList<Sequential>([.. Enumerable.Range(0, tasks).Select(_ => Sequential(("flatten", Flatten()), ("gate", Linear(shape.Size, experts)), ("softmax", Softmax(1))))]);
         towers = new ModuleList<Sequential>([.. Enumerable.Range(0, tasks).Select(_ => MultiLeNet.Head(Shard, classes))]);
         TaskCount = tasks;
         RegisterComponents();
@@ -55,7 +57,7 @@ public sealed class MmoeNetwork : MultiTaskModule
         [.. Enumerable.Range(0, TaskCount).Select(i => gates[i].parameters().Concat(towers[i].parameters()))];
 
     /// <inheritdoc />
-    /// <remarks>The last expert's linear layer weight (50×320).</remarks>
+    /// <remarks>The last expert's linear layer weight.</remarks>
     public override Parameter LastSharedLayerWeight => experts[^1].parameters().Last(p => p.dim() >= 2);
 
     /// <inheritdoc />

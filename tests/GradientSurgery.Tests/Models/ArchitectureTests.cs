@@ -54,6 +54,11 @@ public sealed class ArchitectureTests
         // Only cross-stitch has shared parameters between task-specific ones.
         Assert.Equal(name == "crossstitch", features is null);
         Assert.Equal(3, model.forward(randn(2, 1, 28, 28)).Length);
+
+        // Colour images of another size (CIFAR-100's 3×32×32).
+        using var colour = Architectures.Create(name, tasks: 2, classes: 5, new ImageShape(3, 32));
+        Assert.All(colour.Forward(randn(4, 3, 32, 32)).Outputs, o => Assert.Equal([4L, 5L], o.shape));
+        Assert.Throws<ArgumentException>(() => Architectures.Create(name, 2, 5, new ImageShape(3, 12)));
     }
 
     [Theory]
