@@ -21,7 +21,7 @@ internal static class CelebAImageDecoder
         using var codec = SKCodec.Create(path, out var created);
         if (codec is null)
         {
-            throw new InvalidDataException($"'{path}': not a decodable image ({created}).");
+            throw new InvalidDataException($"'{path}': not a decodable image ({created}){(created == SKCodecResult.IncompleteInput ? "; the file is truncated or corrupt" : string.Empty)}.");
         }
         var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         using var bitmap = new SKBitmap(info);

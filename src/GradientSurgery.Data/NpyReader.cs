@@ -260,8 +260,10 @@ public static class NpyReader
 
         private int[] ReadShape()
         {
+            var open = _position;
             Expect('(');
             var dimensions = new List<int>();
+            var trailingComma = false;
             while (true)
             {
                 SkipSpace();
@@ -270,6 +272,7 @@ public static class NpyReader
                     _position++;
                     break;
                 }
+                trailingComma = false;
                 var start = _position;
                 while (_position < text.Length && char.IsAsciiDigit(text[_position]))
                 {
@@ -285,10 +288,16 @@ public static class NpyReader
                 if (Peek() == ',')
                 {
                     _position++;
+                    trailingComma = true;
                     continue;
                 }
                 Expect(')');
                 break;
+            }
+            // In Python "(5)" is the integer 5, not a tuple; NumPy always writes "(5,)".
+            if (dimensions.Count == 1 && !trailingComma)
+            {
+                throw Fail(open, $"a one-dimensional 'shape' must be the tuple ({dimensions[0]},), found ({dimensions[0]})");
             }
             return [.. dimensions];
         }
@@ -296,7 +305,7 @@ public static class NpyReader
         private string Excerpt(int? at = null)
         {
             var start = at ?? _position;
-            return start >= text.Length ? string.Empty : text.Substring(start, Math.Min(20, text.Length - start)).ReplaceLineEndings("\\n");
+            return start >= text.Length ? string.Empty : text.Substring(start, Math.Min(20, text.Length - start)).TrimEnd().ReplaceLineEndings("\\n");
         }
 
         private InvalidDataException Fail(int at, string problem) =>

@@ -52,20 +52,22 @@ public sealed class SegmentationConfusionMatrix
         {
             throw new ArgumentException($"{predicted.Length} predictions for {target.Length} targets.", nameof(predicted));
         }
+        // Checked before anything is counted, so that a refused batch leaves the matrix as it was.
+        for (var i = 0; i < target.Length; i++)
+        {
+            if ((uint)target[i] < (uint)ClassCount && (uint)predicted[i] >= (uint)ClassCount)
+            {
+                throw new ArgumentException($"prediction {predicted[i]} at index {i} is not a class in 0..{ClassCount - 1}.", nameof(predicted));
+            }
+        }
         for (var i = 0; i < target.Length; i++)
         {
             var t = target[i];
-            if ((uint)t >= (uint)ClassCount)
+            if ((uint)t < (uint)ClassCount)
             {
-                continue;
+                _counts[t * ClassCount + predicted[i]]++;
+                Total++;
             }
-            var p = predicted[i];
-            if ((uint)p >= (uint)ClassCount)
-            {
-                throw new ArgumentException($"prediction {p} at index {i} is not a class in 0..{ClassCount - 1}.", nameof(predicted));
-            }
-            _counts[t * ClassCount + p]++;
-            Total++;
         }
     }
 

@@ -25,9 +25,10 @@ internal static class DataCommand
             var dataset = DatasetCatalog.Check(parse.GetValue(name)!);
             if (!DatasetCatalog.CanDownload(dataset))
             {
+                // Straight to the writer: the console would wrap long paths at its width, which breaks copying them.
                 foreach (var line in DatasetCatalog.ManualInstructions(dataset, directory))
                 {
-                    console.WriteLine(line);
+                    console.Profile.Out.Writer.WriteLine(line);
                 }
                 // Exit code 2 with one line on standard error: a script must not take the data as present.
                 throw new IOException(DatasetCatalog.ManualSummary(dataset, directory) + ".");
