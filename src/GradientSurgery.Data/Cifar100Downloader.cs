@@ -36,8 +36,19 @@ public static class Cifar100Downloader
         HttpMessageHandler? handler, IProgress<DownloadProgress>? progress, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(dataDirectory);
-        var files = await DatasetDownloader.DownloadFromAsync(
-            Cifar100Mtl.DatasetName, dataDirectory, mirrors, [ArchiveName], _ => md5, idleTimeout, handler, progress, cancellationToken).ConfigureAwait(false);
+        IReadOnlyList<DownloadedFile> files;
+        try
+        {
+            files = await DatasetDownloader.DownloadFromAsync(
+                Cifar100Mtl.DatasetName, dataDirectory, mirrors, [ArchiveName], _ => md5, idleTimeout, handler, progress, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DatasetDownloadException failed)
+        {
+            // The by-hand route needs one more step than for the MNIST files, which the loader reads as downloaded.
+            throw new DatasetDownloadException(
+                $"{failed.Message} Then extract it there (tar xzf {ArchiveName}), which creates {Cifar100Mtl.Folder(dataDirectory)}.",
+                failed.FileName, failed.Urls, failed.SeemsOffline, failed);
+        }
         return ExtractArchive(files[0].Path, dataDirectory);
     }
 

@@ -110,6 +110,7 @@ public sealed class DatasetCatalogTests : IDisposable
         var error = await Assert.ThrowsAsync<DatasetDownloadException>(() => Download(new Serving(CifarArchive()), new string('0', 32)));
 
         Assert.Contains("not the published", error.Message);
+        Assert.Contains($"Then extract it there (tar xzf cifar-100-binary.tar.gz), which creates {Cifar100Mtl.Folder(_temp.Path)}", error.Message);
         Assert.False(Directory.Exists(Cifar100Mtl.Folder(_temp.Path)));
         Assert.False(File.Exists(Path.Combine(_temp.Path, "cifar100", "cifar-100-binary.tar.gz")));
     }
