@@ -46,7 +46,7 @@ public static class DatasetDownloader
     }
 
     /// <summary>The download with its sources injected, so tests can serve synthetic files with known sums.</summary>
-    internal static async Task<IReadOnlyList<DownloadedFile>> DownloadFromAsync(
+    internal static Task<IReadOnlyList<DownloadedFile>> DownloadFromAsync(
         string dataset,
         string dataDirectory,
         IReadOnlyList<string> mirrors,
@@ -54,10 +54,27 @@ public static class DatasetDownloader
         TimeSpan idleTimeout,
         HttpMessageHandler? handler,
         IProgress<DownloadProgress>? progress,
+        CancellationToken cancellationToken) =>
+        DownloadFromAsync(dataset, dataDirectory, mirrors, SourceDatasets.FileNames, expectedMd5, idleTimeout, handler, progress, cancellationToken);
+
+    /// <summary>
+    /// Downloads <paramref name="fileNames"/> (each from the first mirror that serves it with the right MD5) into
+    /// <c><paramref name="dataDirectory"/>/<paramref name="dataset"/>/</c>; shared by MNIST-like sets and the
+    /// single-archive sets such as CIFAR-100.
+    /// </summary>
+    internal static async Task<IReadOnlyList<DownloadedFile>> DownloadFromAsync(
+        string dataset,
+        string dataDirectory,
+        IReadOnlyList<string> mirrors,
+        IReadOnlyList<string> fileNames,
+        Func<string, string> expectedMd5,
+        TimeSpan idleTimeout,
+        HttpMessageHandler? handler,
+        IProgress<DownloadProgress>? progress,
         CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(dataDirectory);
-        var source = new Source(dataset, mirrors, expectedMd5, idleTimeout);
+        var source = new Source(dataset, mirrors, fileNames, expectedMd5, idleTimeout);
         var directory = Path.Combine(dataDirectory, dataset);
         Directory.CreateDirectory(directory);
 
@@ -68,7 +85,7 @@ public static class DatasetDownloader
         client.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("GradientSurgery", "1.0"));
 
         var results = new List<DownloadedFile>();
-        foreach (var fileName in SourceDatasets.FileNames)
+        foreach (var fileName in fileNames)
         {
             results.Add(await FetchAsync(client, source, directory, fileName, progress, cancellationToken).ConfigureAwait(false));
         }
@@ -122,8 +139,10 @@ public static class DatasetDownloader
             }
         }
 
-        var byHand = $"To install it by hand, download {string.Join(" or ", urls)} on a connected machine (MD5 {expected}) and put it, "
-            + $"with the other {dataset} files ({string.Join(", ", SourceDatasets.FileNames)}), in '{directory}'.";
+        var byHand = source.FileNames.Count == 1
+            ? $"To install it by hand, download {string.Join(" or ", urls)} on a connected machine (MD5 {expected}) and put it in '{directory}'."
+            : $"To install it by hand, download {string.Join(" or ", urls)} on a connected machine (MD5 {expected}) and put it, "
+                + $"with the other {dataset} files ({string.Join(", ", source.FileNames)}), in '{directory}'.";
         var message = allNetworkFailures
             ? $"Could not download {fileName}: no server could be reached ({string.Join("; ", failures)}). This machine seems to be offline or to have no route to these hosts. {byHand}"
             : $"Could not download {fileName} from any mirror: {string.Join("; ", failures)}. {byHand}";
@@ -205,7 +224,7 @@ public static class DatasetDownloader
         }
     }
 
-    private sealed record Source(string Dataset, IReadOnlyList<string> Mirrors, Func<string, string> ExpectedMd5, TimeSpan IdleTimeout);
+    private sealed record Source(string Dataset, IReadOnlyList<string> Mirrors, IReadOnlyList<string> FileNames, Func<string, string> ExpectedMd5, TimeSpan IdleTimeout);
 
     /// <summary>A mirror-specific failure: try the next mirror.</summary>
     private sealed class MirrorException(string message, bool network) : Exception(message)
