@@ -37,9 +37,9 @@ internal static class EvalCommand
                 throw new UsageException($"{modelPath} does not exist: the run has not finished (continue it with 'gsurg train --out {directory} --resume').");
             }
             var dataDirectory = parse.GetValue(data) ?? settings.DataDirectory ?? "data";
-            var variant = MultiMnistVariants.Parse(settings.Benchmark);
-            using var test = LoadTest(console, variant, dataDirectory, settings.Seed, parse.GetValue(cache) ?? TrainCommand.DefaultCache());
-            using var model = Architectures.Create(settings.Architecture, 2, 10);
+            var (test, input, classes) = LoadTest(console, settings, dataDirectory, parse.GetValue(cache) ?? TrainCommand.DefaultCache());
+            using var testData = test;
+            using var model = Architectures.Create(settings.Architecture, test.TaskCount, classes, input);
             try
             {
                 model.load(modelPath);
@@ -53,7 +53,7 @@ internal static class EvalCommand
                 .AddColumns("task", "accuracy", "loss");
             for (var t = 0; t < loss.Length; t++)
             {
-                table.AddRow(t == 0 ? "left" : "right", (100 * accuracy[t]).ToString("F2", CultureInfo.InvariantCulture) + " %", loss[t].ToString("F4", CultureInfo.InvariantCulture));
+                table.AddRow(TaskName(t, loss.Length), (100 * accuracy[t]).ToString("F2", CultureInfo.InvariantCulture) + " %", loss[t].ToString("F4", CultureInfo.InvariantCulture));
             }
             console.Write(table);
             return GsurgApp.Success;
@@ -61,11 +61,17 @@ internal static class EvalCommand
         return command;
     }
 
-    private static ClassificationData LoadTest(IAnsiConsole console, MultiMnistVariant variant, string dataDirectory, long seed, string cacheDirectory)
+    // MultiMNIST's two tasks are the left and the right digit; other benchmarks number their tasks.
+    private static string TaskName(int task, int tasks) => tasks == 2 ? (task == 0 ? "left" : "right") : $"task {task}";
+
+    private static (ClassificationData Data, ImageShape Input, int Classes) LoadTest(IAnsiConsole console, TrainingSettings settings, string dataDirectory, string cacheDirectory)
     {
         try
         {
-            return MultiMnistBenchmark.Load(variant, dataDirectory, DatasetSplit.Test, seed, cacheDirectory);
+            (ClassificationData, ImageShape, int)? loaded = null;
+            console.Status().Start($"Loading {settings.Benchmark}'s test split…", _ =>
+                loaded = SupervisedBenchmarks.LoadSplit(settings.Benchmark, dataDirectory, DatasetSplit.Test, settings.Seed, cacheDirectory, null));
+            return loaded!.Value;
         }
         catch (FileNotFoundException missing)
         {

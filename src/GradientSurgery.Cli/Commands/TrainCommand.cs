@@ -51,27 +51,24 @@ internal static class TrainCommand
             }
             int Train(IAnsiConsole shown, MpiCommunicator? world)
             {
-                var variant = MultiMnistVariants.Parse(parse.GetValue(benchmark)!);
+                var benchmarkName = parse.GetValue(benchmark)!;
                 var runSeed = parse.GetValue(seed);
                 var methodName = CommonOptions.Methods(parse.GetValue(method)!, [], runSeed).Single();
                 var dataDirectory = Path.GetFullPath(parse.GetValue(data)!);
                 var arch = parse.GetValue(architecture)!;
                 var archPart = arch == "hps" ? "" : arch + "-";
-                var directory = CommonOptions.OutputDirectory(parse.GetValue(output) ?? Path.Combine("runs", $"{variant.CliName()}-{archPart}{methodName.Replace(':', '_')}-seed{runSeed}"), "train");
+                var directory = CommonOptions.OutputDirectory(parse.GetValue(output) ?? Path.Combine("runs", $"{benchmarkName}-{archPart}{methodName.Replace(':', '_')}-seed{runSeed}"), "train");
                 var cacheDirectory = parse.GetValue(cache) ?? DefaultCache();
-                var (train, test) = LoadData(shown, variant, dataDirectory, runSeed, cacheDirectory, parse.GetValue(limit));
-                using (train)
-                using (test)
-                {
-                    var settings = new TrainingSettings(variant.CliName(), methodName, parse.GetValue(epochs) ?? 10, parse.GetValue(batchSize) ?? 256,
-                        parse.GetValue(learningRate), runSeed, train.Count, dataDirectory, arch);
-                    var outcome = TrainingProgress.Run(shown, settings, directory, world?.Size ?? 1, observer =>
-                        new MultiTaskTrainer<MultiTaskModule>(() => Architectures.Create(arch, train.TaskCount, 10)).Train(
-                            settings, train, test, directory, parse.GetValue(resume), observer, parse.GetValue(stopAfter), cancellation, world));
-                    shown.MarkupLineInterpolated(outcome.Completed
-                        ? (FormattableString)$"[green]Done[/]: {outcome.Steps:N0} steps; run in {directory} (model.bin, metrics.csv, tensorboard/, checkpoint.bin)."
-                        : $"[yellow]Stopped[/] after {outcome.Steps:N0} steps; continue with: gsurg train ... --out {directory} --resume");
-                }
+                using var loaded = LoadData(shown, benchmarkName, dataDirectory, runSeed, cacheDirectory, parse.GetValue(limit));
+                var (train, test) = (loaded.Train, loaded.Test);
+                var settings = new TrainingSettings(benchmarkName, methodName, parse.GetValue(epochs) ?? 10, parse.GetValue(batchSize) ?? 256,
+                    parse.GetValue(learningRate), runSeed, train.Count, dataDirectory, arch);
+                var outcome = TrainingProgress.Run(shown, settings, directory, world?.Size ?? 1, observer =>
+                    new MultiTaskTrainer<MultiTaskModule>(() => Architectures.Create(arch, train.TaskCount, loaded.Classes, loaded.Input)).Train(
+                        settings, train, test, directory, parse.GetValue(resume), observer, parse.GetValue(stopAfter), cancellation, world));
+                shown.MarkupLineInterpolated(outcome.Completed
+                    ? (FormattableString)$"[green]Done[/]: {outcome.Steps:N0} steps; run in {directory} (model.bin, metrics.csv, tensorboard/, checkpoint.bin)."
+                    : $"[yellow]Stopped[/] after {outcome.Steps:N0} steps; continue with: gsurg train ... --out {directory} --resume");
                 return GsurgApp.Success;
             }
             if (!MpiLaunch.IsRank)
@@ -121,13 +118,13 @@ internal static class TrainCommand
 
     internal static Option<string> Benchmark() => new Option<string>("--benchmark")
     {
-        Description = $"Benchmark: {string.Join(", ", MultiMnistVariants.CliNames)}.",
+        Description = $"Benchmark: {string.Join(", ", SupervisedBenchmarks.Names)} (cifar100: 20 five-way tasks, one per coarse class; celeba: 40 binary attributes; nyuv2 is not trainable yet).",
         DefaultValueFactory = _ => "multimnist",
-    }.AcceptOnlyFromAmong([.. MultiMnistVariants.CliNames]);
+    }.AcceptOnlyFromAmong([.. SupervisedBenchmarks.Names]);
 
     internal static Option<string> DataDirectory() => new("--data")
     {
-        Description = "Directory holding mnist/ and fashion-mnist/ with the original .gz files (get them with 'gsurg data download').",
+        Description = "Data directory: mnist/ and fashion-mnist/ with the original .gz files, cifar100/, celeba/ (get them with 'gsurg data download').",
         DefaultValueFactory = _ => "data",
     };
 
@@ -139,22 +136,22 @@ internal static class TrainCommand
     internal static string DefaultCache() =>
         Path.Combine(Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } xdg ? xdg : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"), "gsurg");
 
-    internal static (ClassificationData Train, ClassificationData Test) LoadData(
-        IAnsiConsole console, MultiMnistVariant variant, string dataDirectory, long seed, string cacheDirectory, int? limit)
+    internal static BenchmarkData LoadData(IAnsiConsole console, string benchmark, string dataDirectory, long seed, string cacheDirectory, int? limit)
     {
         try
         {
-            ClassificationData? train = null, test = null;
-            console.Status().Start($"Composing {variant.CliName()} (cached in {cacheDirectory})…", _ =>
-            {
-                train = MultiMnistBenchmark.Load(variant, dataDirectory, DatasetSplit.Train, seed, cacheDirectory, limit);
-                test = MultiMnistBenchmark.Load(variant, dataDirectory, DatasetSplit.Test, seed, cacheDirectory);
-            });
-            return (train!, test!);
+            BenchmarkData? data = null;
+            console.Status().Start($"Loading {benchmark} (composed MultiMNIST splits are cached in {cacheDirectory})…", _ =>
+                data = SupervisedBenchmarks.Load(benchmark, dataDirectory, seed, cacheDirectory, limit));
+            return data!;
         }
         catch (FileNotFoundException missing)
         {
             throw new UsageException(missing.Message, missing);
+        }
+        catch (NotSupportedException notYet)
+        {
+            throw new UsageException(notYet.Message, notYet);
         }
     }
 }

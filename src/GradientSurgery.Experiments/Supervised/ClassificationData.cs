@@ -2,12 +2,15 @@ using static TorchSharp.torch;
 
 namespace GradientSurgery.Experiments.Supervised;
 
-/// <summary>A multi-task classification split in memory: N inputs and one label vector per task.</summary>
+/// <summary>
+/// A multi-task classification split in memory: N inputs and one label vector per task, where −1 marks an example
+/// without a label for that task (CIFAR-MTL labels each image for one task only).
+/// </summary>
 public sealed class ClassificationData : IDisposable
 {
     /// <summary>Takes ownership of the tensors.</summary>
     /// <param name="inputs">N×… float32 inputs.</param>
-    /// <param name="labels">One int64 tensor of N class indices per task.</param>
+    /// <param name="labels">One int64 tensor of N class indices per task (−1: no label for that task).</param>
     public ClassificationData(Tensor inputs, IReadOnlyList<Tensor> labels)
     {
         ArgumentNullException.ThrowIfNull(inputs);

@@ -7,13 +7,15 @@ internal sealed class EpochAccumulator(int tasks)
 {
     private readonly double[] _loss = new double[tasks];
     private readonly long[] _correct = new long[tasks];
+    // Examples with a label, per task (all of them unless some carry −1).
+    private readonly long[] _labelled = new long[tasks];
     private long _examples;
     private int _steps;
     private double _seconds;
     private readonly ConflictAverages _conflicts = new();
 
     /// <summary>Adds one step; <paramref name="conflicts"/> is null when the step measured none (a loss weighting's step).</summary>
-    public void Add(double[] losses, ConflictReport? conflicts, long[] correct, long examples, double seconds)
+    public void Add(double[] losses, ConflictReport? conflicts, long[] correct, long[] labelled, long examples, double seconds)
     {
         _steps++;
         _examples += examples;
@@ -22,6 +24,7 @@ internal sealed class EpochAccumulator(int tasks)
         {
             _loss[t] += losses[t];
             _correct[t] += correct[t];
+            _labelled[t] += labelled[t];
         }
         _conflicts.Add(conflicts);
     }
@@ -29,7 +32,7 @@ internal sealed class EpochAccumulator(int tasks)
     public EpochMetrics Close(int epoch, double[] testLoss, double[] testAccuracy) => new(
         epoch,
         [.. _loss.Select(l => _steps == 0 ? double.NaN : l / _steps)],
-        [.. _correct.Select(c => _examples == 0 ? double.NaN : (double)c / _examples)],
+        [.. _correct.Select((c, t) => _labelled[t] == 0 ? double.NaN : (double)c / _labelled[t])],
         testLoss, testAccuracy,
         _conflicts.ConflictFraction, _conflicts.MeanCosine, _conflicts.MagnitudeSimilarity, _conflicts.Curvature, _seconds);
 
@@ -48,6 +51,11 @@ internal sealed class EpochAccumulator(int tasks)
         writer.Write(_steps);
         writer.Write(_seconds);
         _conflicts.Save(writer);
+        // Last, so that checkpoints written before per-task counts existed still load (their counts are all examples).
+        foreach (var v in _labelled)
+        {
+            writer.Write(v);
+        }
     }
 
     public void Load(BinaryReader reader)
@@ -69,5 +77,10 @@ internal sealed class EpochAccumulator(int tasks)
         _steps = reader.ReadInt32();
         _seconds = reader.ReadDouble();
         _conflicts.Load(reader);
+        var counted = reader.BaseStream.Position < reader.BaseStream.Length;
+        for (var t = 0; t < tasks; t++)
+        {
+            _labelled[t] = counted ? reader.ReadInt64() : _examples;
+        }
     }
 }

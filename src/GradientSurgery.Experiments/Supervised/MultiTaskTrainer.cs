@@ -16,8 +16,9 @@ using static TorchSharp.torch;
 namespace GradientSurgery.Experiments.Supervised;
 
 /// <summary>
-/// Trains a multi-task classifier (a shared trunk with one head per task, cross-entropy per task) with any
-/// method of <see cref="MethodCatalog"/>: an aggregator through the features path of the multi-task backward, or a
+/// Trains a multi-task classifier (any <see cref="IMultiTaskNetwork"/>, cross-entropy per task over the examples labelled
+/// for it) with any method of <see cref="MethodCatalog"/>: an aggregator through the features path of the multi-task backward
+/// where the network has a shared representation (the parameters path where it has none, <see cref="MultiTaskOutput"/>), or a
 /// loss weighting through one ordinary backward of its objective. Per epoch it records train/test loss and
 /// accuracy per task and the conflict diagnostics, to CSV and TensorBoard, and writes a checkpoint (model, Adam
 /// state, the method's state, random generator, position in the epoch) from which <c>resume</c> continues to
@@ -189,9 +190,12 @@ public sealed class MultiTaskTrainer<TModel>
                     // FAMO's feedback: the same batch after the step, in training mode (see the class remarks).
                     var report = method.Step(losses, features, () => Losses(model.forward(inputs), labels));
                     (model as IRewardedNetwork)?.Reward([.. outputs.Select(o => o.detach())], labels);
+                    // Labels of −1 never equal a class index, so they count as neither correct nor labelled.
                     var correct = outputs.Select((o, t) => (double)o.argmax(1).eq(labels[t]).sum().item<long>()).ToArray();
+                    var labelled = labels.Select(l => (double)l.ge(0).sum().item<long>()).ToArray();
                     group.Sum(correct);
-                    accumulator.Add(report.Losses, report.Conflicts, [.. correct.Select(c => (long)c)], globalLength, clock.Elapsed.TotalSeconds);
+                    group.Sum(labelled);
+                    accumulator.Add(report.Losses, report.Conflicts, [.. correct.Select(c => (long)c)], [.. labelled.Select(c => (long)c)], globalLength, clock.Elapsed.TotalSeconds);
                 }
                 catch (ArithmeticException notFinite)
                 {
@@ -249,6 +253,7 @@ public sealed class MultiTaskTrainer<TModel>
         ArgumentNullException.ThrowIfNull(data);
         var loss = new double[data.TaskCount];
         var correct = new double[data.TaskCount];
+        var labelled = new double[data.TaskCount];
         var (first, count) = group.Part(data.Count);
         model.eval();
         using (no_grad())
@@ -261,15 +266,17 @@ public sealed class MultiTaskTrainer<TModel>
                 for (var t = 0; t < data.TaskCount; t++)
                 {
                     var labels = data.Labels[t].narrow(0, start, length);
-                    loss[t] += nn.functional.cross_entropy(outputs[t], labels, reduction: nn.Reduction.Sum).ToDouble();
+                    loss[t] += nn.functional.cross_entropy(outputs[t], labels, ignore_index: Unlabelled, reduction: nn.Reduction.Sum).ToDouble();
                     correct[t] += outputs[t].argmax(1).eq(labels).sum().item<long>();
+                    labelled[t] += labels.ge(0).sum().item<long>();
                 }
             }
         }
         model.train();
         group.Sum(loss);
         group.Sum(correct);
-        return ([.. loss.Select(l => l / data.Count)], [.. correct.Select(c => c / data.Count)]);
+        group.Sum(labelled);
+        return ([.. loss.Select((l, t) => l / labelled[t])], [.. correct.Select((c, t) => c / labelled[t])]);
     }
 
     /// <summary>Column names of metrics.csv after the leading epoch column.</summary>
@@ -316,8 +323,17 @@ public sealed class MultiTaskTrainer<TModel>
 
     private readonly record struct Position(int Epoch, int Batch, long Steps);
 
+    /// <summary>
+    /// Each task's mean cross-entropy over its labelled examples; a task without any in the batch gets a loss of zero that
+    /// still depends on its outputs (so that every task keeps a gradient, of zero).
+    /// </summary>
     private static Tensor[] Losses(Tensor[] outputs, Tensor[] labels) =>
-        [.. outputs.Select((o, t) => nn.functional.cross_entropy(o, labels[t]))];
+        [.. outputs.Select((o, t) => labels[t].ge(0).any().item<bool>()
+            ? nn.functional.cross_entropy(o, labels[t], ignore_index: Unlabelled)
+            : o.sum() * 0)];
+
+    // The label of an example that has none for a task (ClassificationData).
+    private const long Unlabelled = -1;
 
     private static void Save(
         string path, TrainingSettings settings, Position position, TModel model, IMultiTaskStep method,
