@@ -57,10 +57,10 @@ public sealed class CrossStitchUnit : Module<Tensor[], Tensor[]>
         {
             throw new ArgumentException($"The unit has {alpha.shape[2]} channels, but the activations have {stacked.shape[2]}.", nameof(columns));
         }
-        // α broadcast over the batch and any spatial dimensions: N×T×T×C×1…
-        var trailing = (int)stacked.dim() - 3;
-        var weights = alpha.reshape([1, Tasks, Tasks, alpha.shape[2], .. Enumerable.Repeat(1L, trailing)]);
-        var mixed = (weights * stacked.unsqueeze(1)).sum(2); // N×T×C×…
+        // mixed[n, i, c, s] = Σ_j α[i, j, c] x[n, j, c, s] over the flattened spatial positions s, without forming the
+        // N×T×T×C×S product that broadcasting would.
+        var flat = stacked.reshape(stacked.shape[0], Tasks, stacked.shape[2], -1);
+        var mixed = einsum("ijc,njcs->nics", alpha, flat).reshape(stacked.shape);
         return [.. Enumerable.Range(0, Tasks).Select(i => mixed.select(1, i))];
     }
 }

@@ -14,13 +14,18 @@ internal sealed class HeadGradients(ParameterLayout layout)
     private readonly Tensor?[] _gradients = new Tensor?[layout.TaskSpecific.Length];
     private readonly int[] _owners = [.. Enumerable.Repeat(-1, layout.TaskSpecific.Length)];
 
-    /// <summary>Records task <paramref name="task"/>'s gradients of the heads, found in <paramref name="gradients"/> from index <paramref name="first"/> on.</summary>
+    /// <summary>
+    /// Records task <paramref name="task"/>'s gradients of the heads, found in <paramref name="gradients"/> from index
+    /// <paramref name="first"/> on: of every task-specific parameter in order, or of those <paramref name="targets"/> lists.
+    /// </summary>
     /// <exception cref="InvalidOperationException">A head already received a gradient from another task.</exception>
-    public void Collect(int task, IList<Tensor> gradients, int first)
+    public void Collect(int task, IList<Tensor> gradients, int first, int[]? targets = null)
     {
-        for (var k = 0; k < _gradients.Length; k++)
+        var count = targets?.Length ?? _gradients.Length;
+        for (var position = 0; position < count; position++)
         {
-            var gradient = gradients[first + k];
+            var k = targets is null ? position : targets[position];
+            var gradient = gradients[first + position];
             if (gradient.IsInvalid)
             {
                 continue;

@@ -76,6 +76,13 @@ internal sealed class ParameterLayout
     /// </summary>
     public int[] Owners { get; }
 
+    /// <summary>
+    /// The indices (into <see cref="TaskSpecific"/>) of the parameters whose gradient task <paramref name="task"/> may
+    /// give: its own and those without a declared owner. Asking autograd for these only spares the weight gradients
+    /// of other tasks' own parameters, which would be dropped.
+    /// </summary>
+    public int[] GradientTargetsOf(int task) => [.. Enumerable.Range(0, TaskSpecific.Length).Where(k => Owners[k] < 0 || Owners[k] == task)];
+
     private static int[] OwnersOf(Parameter[] taskSpecific, IReadOnlyList<IEnumerable<Parameter>>? taskParameters)
     {
         var owners = Enumerable.Repeat(-1, taskSpecific.Length).ToArray();

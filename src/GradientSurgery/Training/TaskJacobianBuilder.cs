@@ -28,15 +28,16 @@ internal sealed class TaskJacobianBuilder(ParameterLayout layout) : IDisposable
     public Tensor ByParameters(IReadOnlyList<Tensor> losses, HeadGradients heads)
     {
         var jacobian = Buffer(losses.Count);
-        Tensor[] inputs = [.. layout.Shared, .. layout.TaskSpecific];
         for (var i = 0; i < losses.Count; i++)
         {
+            var targets = layout.GradientTargetsOf(i);
+            Tensor[] inputs = [.. layout.Shared, .. targets.Select(k => layout.TaskSpecific[k])];
             var gradients = autograd.grad([losses[i]], inputs, retain_graph: i < losses.Count - 1, allow_unused: true);
             if (!layout.CopyInto(jacobian[i], gradients))
             {
                 throw GradientChecks.NotConnected(i, "none of the shared parameters receives a gradient from it");
             }
-            heads.Collect(i, gradients, layout.Shared.Length);
+            heads.Collect(i, gradients, layout.Shared.Length, targets);
         }
         return jacobian;
     }
@@ -48,12 +49,11 @@ internal sealed class TaskJacobianBuilder(ParameterLayout layout) : IDisposable
         ValidateFeatures(features);
         var jacobian = Buffer(losses.Count);
         Tensor[] featureList = [.. features];
-        Tensor[] headInputs = [.. features, .. layout.TaskSpecific];
         for (var i = 0; i < losses.Count; i++)
         {
             // One task at a time through its head and then the trunk, so that only one task's feature gradient (B×F)
             // is alive at once rather than T of them next to the Jacobian (20 MiB at T = 40 in the step benchmark).
-            var featureGradient = FeatureGradient(i, losses[i], features, headInputs, heads);
+            var featureGradient = FeatureGradient(i, losses[i], features, heads);
             var gradients = autograd.grad(featureList, layout.Shared, featureGradient, retain_graph: i < losses.Count - 1, allow_unused: true);
             foreach (var gradient in featureGradient)
             {
@@ -71,8 +71,7 @@ internal sealed class TaskJacobianBuilder(ParameterLayout layout) : IDisposable
     public Tensor[][] FeatureGradients(IReadOnlyList<Tensor> losses, IReadOnlyList<Tensor> features, HeadGradients heads)
     {
         ValidateFeatures(features);
-        Tensor[] headInputs = [.. features, .. layout.TaskSpecific];
-        return [.. losses.Select((loss, i) => FeatureGradient(i, loss, features, headInputs, heads))];
+        return [.. losses.Select((loss, i) => FeatureGradient(i, loss, features, heads))];
     }
 
     /// <summary>The T×F matrix whose row i is task i's feature gradients, flattened and concatenated.</summary>
@@ -106,15 +105,17 @@ internal sealed class TaskJacobianBuilder(ParameterLayout layout) : IDisposable
     }
 
     /// <summary>Task <paramref name="task"/>'s gradient with respect to each shared feature tensor, through its head; records its head's gradients.</summary>
-    private Tensor[] FeatureGradient(int task, Tensor loss, IReadOnlyList<Tensor> features, Tensor[] headInputs, HeadGradients heads)
+    private Tensor[] FeatureGradient(int task, Tensor loss, IReadOnlyList<Tensor> features, HeadGradients heads)
     {
+        var targets = layout.GradientTargetsOf(task);
+        Tensor[] headInputs = [.. features, .. targets.Select(k => layout.TaskSpecific[k])];
         // The trunk's graph must survive for the pass(es) through it; the heads' parts are released with the losses.
         var gradients = autograd.grad([loss], headInputs, retain_graph: true, allow_unused: true);
         if (!gradients.Take(features.Count).Any(g => !g.IsInvalid))
         {
             throw GradientChecks.NotConnected(task, "none of the shared feature tensors receives a gradient from it");
         }
-        heads.Collect(task, gradients, features.Count);
+        heads.Collect(task, gradients, features.Count, targets);
         return [.. features.Select((feature, f) => gradients[f].IsInvalid ? zeros_like(feature) : gradients[f])];
     }
 
