@@ -9,7 +9,7 @@ namespace GradientSurgery.Training;
 
 /// <summary>
 /// The training step of a loss weighting, exactly as <see cref="ILossWeighting"/>'s remarks prescribe:
-/// <c>objective = weighting.Combine(losses)</c>, <c>zero_grad()</c>, <c>objective.backward()</c>, <c>step()</c>,
+/// <c>objective = weighting.Combine(losses)</c>, <c>zero_grad()</c> (to none), <c>objective.backward()</c>, <c>step()</c>,
 /// then, for an <see cref="IFeedbackLossWeighting"/> (FAMO), <c>Update</c> with the same batch's losses recomputed
 /// after the step under <c>no_grad</c>.
 /// </summary>
