@@ -9,7 +9,7 @@ namespace GradientSurgery.Training;
 
 /// <summary>
 /// The training step of a loss weighting, exactly as <see cref="ILossWeighting"/>'s remarks prescribe:
-/// <c>objective = weighting.Combine(losses)</c>, <c>zero_grad()</c>, <c>objective.backward()</c>, <c>step()</c>,
+/// <c>objective = weighting.Combine(losses)</c>, <c>zero_grad()</c> (to none), <c>objective.backward()</c>, <c>step()</c>,
 /// then, for an <see cref="IFeedbackLossWeighting"/> (FAMO), <c>Update</c> with the same batch's losses recomputed
 /// after the step under <c>no_grad</c>.
 /// </summary>
@@ -121,7 +121,14 @@ public sealed class LossWeightingStep : IMultiTaskStep
         var values = losses.Select(l => l.ToDouble()).ToArray();
         var weights = Weighting.LastWeights;
         var objectiveValue = objective.ToDouble();
-        Optimizer.zero_grad();
+        // Cleared to none rather than zeroed: a parameter that this step's objective does not reach (a routed block no
+        // route took) then has no gradient and the optimizer leaves it alone, in a resumed run (whose parameters start
+        // without gradients) as in an uninterrupted one. With zeroed gradients Adam would move it by its momentum in
+        // the uninterrupted run only. Where every parameter is reached, nothing changes: 0 + g and g are equal.
+        foreach (var parameter in Optimizer.parameters())
+        {
+            parameter.grad = null;
+        }
         var beforeBackward = clock.Elapsed;
         if (_owned is null)
         {
