@@ -13,7 +13,12 @@ public static class Architectures
         ("crossstitch", "cross-stitch network: one MultiLeNet column per task, learned α units between blocks (Misra et al., 2016)", (tasks, classes, input) => new CrossStitchNetwork(tasks, classes, input)),
         ("mmoe", "multi-gate mixture of experts: 3 shared MultiLeNet-trunk experts, one softmax gate and tower per task (Ma et al., 2018)", (tasks, classes, input) => new MmoeNetwork(tasks, classes, input: input)),
         ("mtan", "multi-task attention network: MultiLeNet's trunk shared, per-task soft attention at each block (Liu et al., 2019)", (tasks, classes, input) => new MtanNetwork(tasks, classes, input)),
+        ("routing", "routing network: shared trunk, routed layers of shared blocks chosen per task by a WPL router, per-task outputs; on CIFAR-100 the paper's CIFAR-MTL network (Rosenbaum et al., 2018)", Routing),
     ];
+
+    // CIFAR-100's 3×32×32 images get the network of the routing paper's CIFAR-MTL experiment; others the LeNet trunk.
+    private static MultiTaskModule Routing(int tasks, int classes, ImageShape input) =>
+        input == new ImageShape(3, 32) ? RoutingNetwork.ForCifarMtl(tasks, classes) : RoutingNetwork.ForMultiMnist(tasks, classes, input: input);
 
     /// <summary>The names <see cref="Create"/> accepts, in the order of the documentation.</summary>
     public static IReadOnlyList<string> Names { get; } = [.. Table.Select(e => e.Name)];

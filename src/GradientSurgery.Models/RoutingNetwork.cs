@@ -40,7 +40,7 @@ namespace GradientSurgery.Models;
 /// policies would drift apart; <see cref="Reward"/> refuses a shard of a larger batch.
 /// </para>
 /// </remarks>
-public sealed class RoutingNetwork : Module<Tensor, Tensor[]>, IMultiTaskNetwork, IRewardedNetwork
+public sealed class RoutingNetwork : MultiTaskModule, IRewardedNetwork
 {
     private const string PolicyName = "policy";
     private const string ValuesName = "values";
@@ -95,17 +95,20 @@ public sealed class RoutingNetwork : Module<Tensor, Tensor[]>, IMultiTaskNetwork
     }
 
     /// <summary>
-    /// The network for MultiMNIST-sized inputs (N×1×28×28): MultiLeNet's trunk (<see cref="MultiLeNet.Trunk"/>, 50
-    /// features), then 2 routed layers of 2·T blocks linear(50→50) → ReLU, then per-task linear(50→classes).
+    /// The network for MultiMNIST-sized inputs (N×1×28×28, or other images the LeNet trunk fits): MultiLeNet's trunk
+    /// (<see cref="MultiLeNet.Trunk"/>, 50 features), then 2 routed layers of 2·T blocks linear(50→50) → ReLU, then
+    /// per-task linear(50→classes).
     /// </summary>
     /// <param name="tasks">Tasks (2 for MultiMNIST).</param>
     /// <param name="classes">Classes per task.</param>
     /// <param name="router">The router's hyper-parameters; defaults when null.</param>
-    public static RoutingNetwork ForMultiMnist(int tasks = 2, int classes = 10, RouterSettings? router = null)
+    /// <param name="input">The images; MultiMNIST's 1×28×28 when null.</param>
+    public static RoutingNetwork ForMultiMnist(int tasks = 2, int classes = 10, RouterSettings? router = null, ImageShape? input = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(tasks);
         var shard = new BatchShard();
-        return new RoutingNetwork(MultiLeNet.Trunk(shard), MultiLeNet.FeatureSize, 2, 2 * tasks, MultiLeNet.FeatureSize, tasks, classes, router, shard);
+        return new RoutingNetwork(
+            MultiLeNet.Trunk(shard, input ?? ImageShape.MultiMnist), MultiLeNet.FeatureSize, 2, 2 * tasks, MultiLeNet.FeatureSize, tasks, classes, router, shard);
     }
 
     /// <summary>
@@ -132,7 +135,7 @@ public sealed class RoutingNetwork : Module<Tensor, Tensor[]>, IMultiTaskNetwork
     }
 
     /// <inheritdoc />
-    public int TaskCount { get; }
+    public override int TaskCount { get; }
 
     /// <summary>Routed layers L.</summary>
     public int Layers { get; }
@@ -144,19 +147,19 @@ public sealed class RoutingNetwork : Module<Tensor, Tensor[]>, IMultiTaskNetwork
     public RouterSettings Router { get; }
 
     /// <inheritdoc />
-    public BatchShard Shard { get; }
+    public override BatchShard Shard { get; }
 
     /// <inheritdoc />
     /// <remarks>The trunk's parameters, then every block's (layer by layer).</remarks>
-    public IEnumerable<Parameter> SharedParameters => _trunk.parameters().Concat(_blocks.parameters());
+    public override IEnumerable<Parameter> SharedParameters => _trunk.parameters().Concat(_blocks.parameters());
 
     /// <inheritdoc />
     /// <remarks>Task t's output layer.</remarks>
-    public IReadOnlyList<IEnumerable<Parameter>> TaskParameters => [.. _heads.Select(h => h.parameters())];
+    public override IReadOnlyList<IEnumerable<Parameter>> TaskParameters => [.. _heads.Select(h => h.parameters())];
 
     /// <inheritdoc />
     /// <remarks>The trunk's last parameter with two or more dimensions.</remarks>
-    public Parameter LastSharedLayerWeight => _trunk.parameters().Last(p => p.dim() >= 2);
+    public override Parameter LastSharedLayerWeight => _trunk.parameters().Last(p => p.dim() >= 2);
 
     /// <summary>
     /// The router's policy, T×L×B (task, routed layer, block) probabilities: the registered buffer itself. Write to it
@@ -198,7 +201,7 @@ public sealed class RoutingNetwork : Module<Tensor, Tensor[]>, IMultiTaskNetwork
 
     /// <inheritdoc />
     /// <remarks>In training mode the routes are new draws and are kept for <see cref="Reward"/>.</remarks>
-    public MultiTaskOutput Forward(Tensor inputs)
+    public override MultiTaskOutput Forward(Tensor inputs)
     {
         var routes = ChooseRoutes();
         var outputs = Route(inputs, routes);

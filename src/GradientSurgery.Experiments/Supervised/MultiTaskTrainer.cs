@@ -186,6 +186,12 @@ public sealed class MultiTaskTrainer<TModel>
                     var inputs = train.Inputs.index_select(0, index);
                     var labels = train.Labels.Select(l => l.index_select(0, index)).ToArray();
                     var (outputs, features) = model.Forward(inputs);
+                    if (world is not null && features is null)
+                    {
+                        // Every rank meets this at its first step, before any collective call.
+                        throw new NotSupportedException(
+                            $"Data-parallel training needs a network with a shared representation (the features path); {model.GetType().Name} has none (shared parameters sit between task-specific ones). Train it in one process.");
+                    }
                     var losses = Losses(outputs, labels);
                     // FAMO's feedback: the same batch after the step, in training mode (see the class remarks).
                     var report = method.Step(losses, features, () => Losses(model.forward(inputs), labels));

@@ -18,6 +18,7 @@ public sealed class CliBenchmarkTests : IDisposable
     [Theory]
     [InlineData("hps", "pcgrad")]
     [InlineData("crossstitch", "mean")]
+    [InlineData("routing", "pcgrad")]
     public void Cifar100TrainsAsTwentyTasksAndEvaluates(string arch, string method)
     {
         WriteCifar(DatasetSplit.Train, perTask: 2);

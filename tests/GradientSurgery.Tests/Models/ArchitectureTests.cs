@@ -51,8 +51,8 @@ public sealed class ArchitectureTests
         var (outputs, features) = model.Forward(randn(5, 1, 28, 28));
         Assert.Equal(3, outputs.Length);
         Assert.All(outputs, o => Assert.Equal([5L, 4L], o.shape));
-        // Only cross-stitch has shared parameters between task-specific ones.
-        Assert.Equal(name == "crossstitch", features is null);
+        // Cross-stitch units and routed blocks are shared parameters after task-specific ones: no shared representation.
+        Assert.Equal(name is "crossstitch" or "routing", features is null);
         Assert.Equal(3, model.forward(randn(2, 1, 28, 28)).Length);
 
         // Colour images of another size (CIFAR-100's 3×32×32).
@@ -108,6 +108,8 @@ public sealed class ArchitectureTests
                 Assert.True(error <= 1e-9 * Math.Max(1, size), $"{name}/{method}: task {t}'s parameter {k} (shape [{string.Join(", ", own[t][k].shape)}]) is off by {error:E2} (largest expected {size:E2}).");
             }
         }
-        Assert.All(model.SharedParameters, p => Assert.True(p.grad is { } g && g.abs().sum().item<double>() > 0, $"{name}/{method}: a shared parameter received no gradient."));
+        // Every shared parameter a task reaches gets the surgery's update (a routed block no task took gets none).
+        Assert.Contains(model.SharedParameters, p => p.grad is { } g && g.abs().sum().item<double>() > 0);
+        Assert.True(model.LastSharedLayerWeight.grad is { } last && last.abs().sum().item<double>() > 0, $"{name}/{method}: the last shared layer received no gradient.");
     }
 }
