@@ -85,8 +85,9 @@ internal static class SummarizeCommand
     {
         var rows = directories.Select(Read).GroupBy(r => (r.Settings.Benchmark, r.Settings.Architecture, r.Settings.Method))
             .OrderBy(g => g.Key.Benchmark).ThenBy(g => Array.IndexOf([.. Architectures.Names], g.Key.Architecture)).ThenBy(g => g.Key.Method).ToArray();
-        var table = new Table { Title = new TableTitle("training runs") }.AddColumns("benchmark", "arch", "method", "seeds", "epochs", "left acc %", "right acc %", "s / epoch");
-        var text = new StringBuilder("| benchmark | architecture | method | seeds | epochs | left accuracy (%) | right accuracy (%) | time per epoch (s) |\n|---|---|---|---:|---:|---:|---:|---:|\n");
+        var (first, second) = AccuracyNames(rows.SelectMany(g => g));
+        var table = new Table { Title = new TableTitle("training runs") }.AddColumns("benchmark", "arch", "method", "seeds", "epochs", $"{first} acc %", $"{second} acc %", "s / epoch");
+        var text = new StringBuilder($"| benchmark | architecture | method | seeds | epochs | {first} accuracy (%) | {second} accuracy (%) | time per epoch (s) |\n|---|---|---|---:|---:|---:|---:|---:|\n");
         foreach (var group in rows)
         {
             string[] cells =
@@ -99,7 +100,7 @@ internal static class SummarizeCommand
             ];
             AddRow(table, text, cells);
         }
-        return new SummarySection(table, text.ToString(), [.. rows.GroupBy(g => g.Key.Benchmark).SelectMany(AccuracyPanels)]);
+        return new SummarySection(table, text.ToString(), [.. rows.GroupBy(g => g.Key.Benchmark).SelectMany(methods => AccuracyPanels(methods, [first, second]))]);
     }
 
     /// <summary>Adds one row to the console table (escaped: method arguments may hold brackets) and to the Markdown.</summary>
@@ -109,12 +110,12 @@ internal static class SummarizeCommand
         markdown.Append(CultureInfo.InvariantCulture, $"| {string.Join(" | ", cells)} |\n");
     }
 
-    /// <summary>Test accuracy (%) per epoch of one benchmark's methods: a left and a right panel, a line per method.</summary>
-    private static IEnumerable<LineChart.Panel> AccuracyPanels(IEnumerable<IGrouping<(string Benchmark, string Architecture, string Method), RunSummary>> methods)
+    /// <summary>Test accuracy (%) per epoch of one benchmark's methods: a left and a right panel (or mean and worst task), a line per method.</summary>
+    private static IEnumerable<LineChart.Panel> AccuracyPanels(IEnumerable<IGrouping<(string Benchmark, string Architecture, string Method), RunSummary>> methods, string[] sides)
     {
         var groups = methods.ToArray();
-        return new[] { "left", "right" }.Select((side, task) => new LineChart.Panel(
-            $"{groups[0].Key.Benchmark}: {side} task", "test accuracy (%)",
+        return sides.Select((side, task) => new LineChart.Panel(
+            $"{groups[0].Key.Benchmark}: {side switch { "mean" => "mean over tasks", "worst task" => side, _ => side + " task" }}", "test accuracy (%)",
             [.. groups.Select(group =>
             {
                 // Epochs that every seed has reached.
@@ -128,7 +129,7 @@ internal static class SummarizeCommand
             })]));
     }
 
-    private sealed record RunSummary(TrainingSettings Settings, double[] Final, double SecondsPerEpoch, double[][] TestAccuracy);
+    private sealed record RunSummary(TrainingSettings Settings, int Tasks, double[] Final, double SecondsPerEpoch, double[][] TestAccuracy);
 
     /// <summary>The last row of metrics.csv (epoch, left and right test accuracy) and both test accuracies per epoch.</summary>
     private static RunSummary Read(string directory)
@@ -146,10 +147,27 @@ internal static class SummarizeCommand
         double Value(string[] row, string name) => double.Parse(row[Column(name)], CultureInfo.InvariantCulture);
         var rows = lines.Skip(1).Select(l => l.Split(',')).ToArray();
         var last = rows[^1];
-        return new RunSummary(settings,
-            [Value(last, "epoch"), Value(last, "test_accuracy/task0"), Value(last, "test_accuracy/task1")],
+        var tasks = header.Count(name => name.StartsWith("test_accuracy/task", StringComparison.Ordinal));
+        // Two tasks: the left and the right one. More (CIFAR-100's 20, CelebA's 40): the mean over tasks and the worst task.
+        double[] Accuracies(string[] row)
+        {
+            var accuracies = Enumerable.Range(0, tasks).Select(t => Value(row, $"test_accuracy/task{t}")).ToArray();
+            return tasks == 2 ? accuracies : [accuracies.Average(), accuracies.Min()];
+        }
+        var final = Accuracies(last);
+        return new RunSummary(settings, tasks,
+            [Value(last, "epoch"), final[0], final[1]],
             rows.Average(r => Value(r, "time/epoch_seconds")),
-            [[.. rows.Select(r => Value(r, "test_accuracy/task0"))], [.. rows.Select(r => Value(r, "test_accuracy/task1"))]]);
+            [[.. rows.Select(r => Accuracies(r)[0])], [.. rows.Select(r => Accuracies(r)[1])]]);
+    }
+
+    /// <summary>What the two accuracy columns are: the left and right task of two-task runs, or the mean and worst task.</summary>
+    private static (string First, string Second) AccuracyNames(IEnumerable<RunSummary> runs)
+    {
+        var kinds = runs.Select(r => r.Tasks == 2).Distinct().ToArray();
+        return kinds.Length > 1
+            ? throw new UsageException("Summarize two-task runs (left and right accuracy) and runs of more tasks (mean and worst task) separately.")
+            : kinds[0] ? ("left", "right") : ("mean", "worst task");
     }
 
     /// <summary>"mean ± std" of <paramref name="values"/>, two decimals.</summary>

@@ -63,6 +63,7 @@ internal static class TrainCommand
                 var (train, test) = (loaded.Train, loaded.Test);
                 var settings = new TrainingSettings(benchmarkName, methodName, parse.GetValue(epochs) ?? 10, parse.GetValue(batchSize) ?? 256,
                     parse.GetValue(learningRate), runSeed, train.Count, dataDirectory, arch);
+                shown.MarkupLine(ParameterSummary(arch, train.TaskCount, loaded.Classes, loaded.Input));
                 var outcome = TrainingProgress.Run(shown, settings, directory, world?.Size ?? 1, observer =>
                     new MultiTaskTrainer<MultiTaskModule>(() => Architectures.Create(arch, train.TaskCount, loaded.Classes, loaded.Input)).Train(
                         settings, train, test, directory, parse.GetValue(resume), observer, parse.GetValue(stopAfter), cancellation, world));
@@ -99,6 +100,16 @@ internal static class TrainCommand
             }
         });
         return command;
+    }
+
+    /// <summary>How many parameters the surgery sees as shared and how many each task owns (built once; the trainer seeds its own).</summary>
+    internal static string ParameterSummary(string arch, int tasks, int classes, ImageShape input)
+    {
+        using var probe = Architectures.Create(arch, tasks, classes, input);
+        var shared = probe.SharedParameters.Sum(p => p.numel());
+        var own = probe.TaskParameters.Select(list => list.Sum(p => p.numel())).Distinct().ToArray();
+        var perTask = own.Length == 1 ? $"{own[0]:N0}" : string.Join(" / ", own.Select(n => n.ToString("N0", CultureInfo.InvariantCulture)));
+        return string.Create(CultureInfo.InvariantCulture, $"{arch} on {input.Channels}×{input.Side}×{input.Side} images: {shared:N0} shared parameters (the surgery's), {perTask} of each task's own.");
     }
 
     /// <summary>The command line as parsed, without an option and its value (to start the same command under mpirun).</summary>

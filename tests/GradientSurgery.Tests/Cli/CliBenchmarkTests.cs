@@ -35,6 +35,11 @@ public sealed class CliBenchmarkTests : IDisposable
         var (evaluated, evaluation, evalError) = GsurgConsole.Run("eval", "--run", run);
         Assert.True(evaluated == 0, evalError);
         Assert.Contains("task 19", evaluation);
+        var markdown = Path.Combine(_directory, "cifar.md");
+        var (summarized, _, summaryError) = GsurgConsole.Run("summarize", run, "--markdown", markdown, "--plot", Path.Combine(_directory, "cifar.png"));
+        Assert.True(summarized == 0, summaryError);
+        Assert.Contains("| mean accuracy (%) | worst task accuracy (%) |", File.ReadAllText(markdown));
+        Assert.Contains($"| cifar100 | {arch} | {method} | 1 | 1 |", File.ReadAllText(markdown));
     }
 
     [Fact]
