@@ -38,7 +38,7 @@ internal static class MpiLaunch
         // More ranks than cores is the user's choice here (mpirun refuses it by default); the ranks then share the
         // cores instead of each being bound to one.
         string[] placement = ranks > Environment.ProcessorCount ? ["--oversubscribe", "--bind-to", "none"] : [];
-        foreach (var argument in (string[])["-np", ranks.ToString(CultureInfo.InvariantCulture), .. placement, .. Self(), .. arguments])
+        foreach (var argument in (string[])["-np", ranks.ToString(CultureInfo.InvariantCulture), .. placement, .. SelfCommand.Arguments(), .. arguments])
         {
             start.ArgumentList.Add(argument);
         }
@@ -46,6 +46,8 @@ internal static class MpiLaunch
         // the user chose otherwise (a multi-machine run starts mpirun itself, with a host file: docs/distributed.md).
         SetDefault(start, "OMPI_MCA_btl", "self,vader");
         SetDefault(start, "OMPI_MCA_oob_tcp_if_include", "lo");
+        // Local ranks inherit mpirun's environment; they do not restart themselves (Gen0Budget).
+        SetDefault(start, Gen0Budget.Variable, Gen0Budget.Value);
         if (Environment.UserName == "root")
         {
             // Open MPI refuses root unless told twice; the user already chose to run gsurg as root.
@@ -57,19 +59,6 @@ internal static class MpiLaunch
         // rank 0 writes the checkpoint, so this process only waits.
         process.WaitForExit();
         return process.ExitCode == 0 ? GsurgApp.Success : GsurgApp.RunFailure;
-    }
-
-    /// <summary>How to start this gsurg again: its apphost, or dotnet with gsurg.dll (also when gsurg runs inside another host, e.g. tests).</summary>
-    private static string[] Self()
-    {
-        var host = Environment.ProcessPath;
-        if (host is not null && Path.GetFileNameWithoutExtension(host) == "gsurg")
-        {
-            return [host];
-        }
-        var dotnet = host is not null && Path.GetFileNameWithoutExtension(host) == "dotnet" ? host
-            : Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } sdkHost ? sdkHost : "dotnet";
-        return [dotnet, typeof(MpiLaunch).Assembly.Location];
     }
 
     private static void SetDefault(ProcessStartInfo start, string name, string value)

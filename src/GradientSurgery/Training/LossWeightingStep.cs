@@ -70,6 +70,10 @@ public sealed class LossWeightingStep : IMultiTaskStep
             var optimized = optimizer.parameters().Where(p => p.requires_grad).ToArray();
             var owned = taskParameters.Select(list => list.Where(p => p.requires_grad).ToArray()).ToArray();
             var ownedHandles = owned.SelectMany(list => list).Select(p => p.Handle).ToHashSet();
+            if (ownedHandles.Count != owned.Sum(list => list.Length))
+            {
+                throw new ArgumentException("A parameter is listed as the own parameter of two tasks (or twice); a parameter of several tasks is shared.", nameof(taskParameters));
+            }
             var optimizedHandles = optimized.Select(p => p.Handle).ToHashSet();
             if (ownedHandles.Any(h => !optimizedHandles.Contains(h)))
             {
