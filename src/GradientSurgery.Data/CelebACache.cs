@@ -37,40 +37,11 @@ internal static class CelebACache
         return header;
     }
 
-    public static void Write(string path, Key key, byte[] images)
+    public static void Write(string path, Key key, byte[] images) => ChecksummedFile.Write(path, "CelebA cache file", put =>
     {
-        var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        var temporary = Path.Combine(directory, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            Directory.CreateDirectory(directory);
-            using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1 << 16))
-            using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
-            {
-                var header = Header(key);
-                hash.AppendData(header);
-                file.Write(header);
-                hash.AppendData(images);
-                file.Write(images);
-                file.Write(hash.GetHashAndReset());
-                // Durable before the rename makes it visible, so a crash cannot leave a complete-looking cache.
-                file.Flush(flushToDisk: true);
-            }
-            File.Move(temporary, path, overwrite: true);
-        }
-        catch
-        {
-            try
-            {
-                File.Delete(temporary);
-            }
-            catch (Exception error) when (error is IOException or UnauthorizedAccessException)
-            {
-                // Best effort: the original failure is the one worth reporting.
-            }
-            throw;
-        }
-    }
+        put(Header(key));
+        put(images);
+    });
 
     /// <exception cref="InvalidDataException">The file does not serve <paramref name="key"/> or is corrupt; the message says why.</exception>
     public static byte[] Read(string path, Key key)

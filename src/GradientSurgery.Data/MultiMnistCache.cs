@@ -30,77 +30,46 @@ internal static class MultiMnistCache
     private const int ChecksumBytes = 32;
     private static readonly byte[] Magic = "GSMULTI\0"u8.ToArray();
 
-    public static void Write(string path, MultiMnistCacheKey key, MultiMnistComposition data)
+    public static void Write(string path, MultiMnistCacheKey key, MultiMnistComposition data) => ChecksummedFile.Write(path, "MultiMNIST cache file", Put =>
     {
-        var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        var temporary = Path.Combine(directory, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
-        try
+        var scratch = new byte[8];
+        void PutInt32(int value)
         {
-            Directory.CreateDirectory(directory);
-            using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1 << 16))
-            using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
-            {
-                void Put(ReadOnlySpan<byte> bytes)
-                {
-                    hash.AppendData(bytes);
-                    file.Write(bytes);
-                }
+            BinaryPrimitives.WriteInt32LittleEndian(scratch, value);
+            Put(scratch.AsSpan(0, 4));
+        }
+        void PutInt64(long value)
+        {
+            BinaryPrimitives.WriteInt64LittleEndian(scratch, value);
+            Put(scratch.AsSpan(0, 8));
+        }
 
-                var scratch = new byte[8];
-                void PutInt32(int value)
-                {
-                    BinaryPrimitives.WriteInt32LittleEndian(scratch, value);
-                    Put(scratch.AsSpan(0, 4));
-                }
-                void PutInt64(long value)
-                {
-                    BinaryPrimitives.WriteInt64LittleEndian(scratch, value);
-                    Put(scratch.AsSpan(0, 8));
-                }
-
-                Put(Magic);
-                PutInt32(FormatVersion);
-                PutInt32((int)key.Variant);
-                PutInt32((int)key.Split);
-                PutInt64(key.Seed);
-                PutInt32(key.Sources.Count);
-                foreach (var source in key.Sources)
-                {
-                    var name = Encoding.UTF8.GetBytes(source.Name);
-                    PutInt32(name.Length);
-                    Put(name);
-                    PutInt64(source.Length);
-                    Put(source.Sha256);
-                }
-                PutInt32(data.Count);
-                PutInt32(MultiMnistComposer.OutputSide);
-                Put(data.Images);
-                Put(data.LeftLabels);
-                Put(data.RightLabels);
-                var indices = new byte[checked(data.Count * sizeof(int))];
-                for (var i = 0; i < data.Count; i++)
-                {
-                    BinaryPrimitives.WriteInt32LittleEndian(indices.AsSpan(i * sizeof(int)), data.RightIndices[i]);
-                }
-                Put(indices);
-                file.Write(hash.GetHashAndReset());
-                // Data must be durable before the rename makes it visible, or a crash could leave a complete-looking
-                // name over incomplete content.
-                file.Flush(flushToDisk: true);
-            }
-            File.Move(temporary, path, overwrite: true);
-        }
-        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        Put(Magic);
+        PutInt32(FormatVersion);
+        PutInt32((int)key.Variant);
+        PutInt32((int)key.Split);
+        PutInt64(key.Seed);
+        PutInt32(key.Sources.Count);
+        foreach (var source in key.Sources)
         {
-            TryDelete(temporary);
-            throw new IOException($"Could not write the MultiMNIST cache file '{path}': {error.Message}", error);
+            var name = Encoding.UTF8.GetBytes(source.Name);
+            PutInt32(name.Length);
+            Put(name);
+            PutInt64(source.Length);
+            Put(source.Sha256);
         }
-        catch
+        PutInt32(data.Count);
+        PutInt32(MultiMnistComposer.OutputSide);
+        Put(data.Images);
+        Put(data.LeftLabels);
+        Put(data.RightLabels);
+        var indices = new byte[checked(data.Count * sizeof(int))];
+        for (var i = 0; i < data.Count; i++)
         {
-            TryDelete(temporary);
-            throw;
+            BinaryPrimitives.WriteInt32LittleEndian(indices.AsSpan(i * sizeof(int)), data.RightIndices[i]);
         }
-    }
+        Put(indices);
+    });
 
     /// <summary>Reads a cache file built for exactly <paramref name="key"/>.</summary>
     /// <exception cref="InvalidDataException">The file is corrupt, of another format version, or was built for other parameters or other source files; the message says which.</exception>
@@ -233,18 +202,6 @@ internal static class MultiMnistCache
     private static string Describe(int variant, int split, long seed) =>
         $"{(Enum.IsDefined((MultiMnistVariant)variant) ? ((MultiMnistVariant)variant).CliName() : $"unknown variant {variant}")}"
         + $" / {(Enum.IsDefined((DatasetSplit)split) ? ((DatasetSplit)split).ToString().ToLowerInvariant() : $"unknown split {split}")} / seed {seed}";
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
-        {
-            // Best effort: the original failure is the one worth reporting; a stray hidden .tmp file is harmless.
-        }
-    }
 
     private static InvalidDataException Invalid(string path, string problem) => new($"MultiMNIST cache '{path}': {problem}.");
 }
