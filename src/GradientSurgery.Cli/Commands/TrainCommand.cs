@@ -29,13 +29,13 @@ internal static class TrainCommand
         var batchSize = CommonOptions.PositiveInt("--batch-size", "Examples per step (default 256).");
         var learningRate = CommonOptions.PositiveDouble("--lr", "Adam's learning rate.", 5e-4);
         var seed = CommonOptions.Seed();
-        var output = CommonOptions.Out("runs/<benchmark>-<method>-seed<seed>");
+        var output = CommonOptions.Out("runs/<benchmark>-<method>-seed<seed>, with -<arch> after the benchmark for an --arch other than hps");
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its last checkpoint (same settings; --epochs may grow)." };
         var cache = Cache();
         var limit = CommonOptions.PositiveInt("--limit", "Use only the first N training examples (quick runs).");
         var stopAfter = CommonOptions.PositiveInt("--stop-after-steps", "Stop after this many steps in total, writing a checkpoint for --resume.");
-        var ranks = CommonOptions.PositiveInt("--ranks", $"Train data-parallel on N processes of this machine: starts 'mpirun -np N' with this command (needs {MpiLibrary.DebianPackage}). The global batch is still --batch-size, split evenly; the result is one process's up to rounding. 'mpirun -np N gsurg train ...' does the same across machines (docs/distributed.md).");
-        var command = new Command("train", "Train a multi-task network (--arch) on a two-task benchmark with an aggregator or a loss weighting; per-epoch loss, accuracy and conflict diagnostics to the console, metrics.csv and TensorBoard; checkpoints every epoch (Ctrl+C or SIGTERM stops after the current step with a checkpoint; a step whose gradients are not finite stops the run with exit code 2 and a checkpoint of the state before its batch, see docs/troubleshooting.md).")
+        var ranks = CommonOptions.PositiveInt("--ranks", $"Train data-parallel on N processes of this machine: starts 'mpirun -np N' with this command (needs {MpiLibrary.DebianPackage}). The global batch is still --batch-size, split evenly; the result is one process's up to rounding. Needs a network with a shared representation (hps, mmoe, mtan). 'mpirun -np N gsurg train ...' does the same across machines (docs/distributed.md).");
+        var command = new Command("train", "Train a multi-task network (--arch) on a supervised benchmark with an aggregator or a loss weighting; per-epoch loss, accuracy and conflict diagnostics to the console, metrics.csv and TensorBoard; checkpoints every epoch (Ctrl+C or SIGTERM stops after the current step with a checkpoint; a step whose gradients are not finite stops the run with exit code 2 and a checkpoint of the state before its batch, see docs/troubleshooting.md).")
         {
             benchmark, architecture, method, data, epochs, batchSize, learningRate, seed, output, resume, cache, limit, stopAfter, ranks,
         };
