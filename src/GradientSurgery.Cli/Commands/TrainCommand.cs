@@ -63,9 +63,10 @@ internal static class TrainCommand
                 var (train, test) = (loaded.Train, loaded.Test);
                 var settings = new TrainingSettings(benchmarkName, methodName, parse.GetValue(epochs) ?? 10, parse.GetValue(batchSize) ?? 256,
                     parse.GetValue(learningRate), runSeed, train.Count, dataDirectory, arch);
-                shown.MarkupLine(ParameterSummary(arch, train.TaskCount, loaded.Classes, loaded.Input));
+                MultiTaskModule Network() => CreateNetwork(benchmarkName, arch, train.TaskCount, loaded.Classes, loaded.Input);
+                shown.MarkupLine(ParameterSummary(arch, Network, train.Inputs.shape));
                 var outcome = TrainingProgress.Run(shown, settings, directory, world?.Size ?? 1, observer =>
-                    new MultiTaskTrainer<MultiTaskModule>(() => Architectures.Create(arch, train.TaskCount, loaded.Classes, loaded.Input)).Train(
+                    new MultiTaskTrainer<MultiTaskModule>(Network, SupervisedBenchmarks.Tasks(benchmarkName, train.TaskCount)).Train(
                         settings, train, test, directory, parse.GetValue(resume), observer, parse.GetValue(stopAfter), cancellation, world));
                 shown.MarkupLineInterpolated(outcome.Completed
                     ? (FormattableString)$"[green]Done[/]: {outcome.Steps:N0} steps; run in {directory} (model.bin, metrics.csv, tensorboard/, checkpoint.bin)."
@@ -102,14 +103,27 @@ internal static class TrainCommand
         return command;
     }
 
-    /// <summary>How many parameters the surgery sees as shared and how many each task owns (built once; the trainer seeds its own).</summary>
-    internal static string ParameterSummary(string arch, int tasks, int classes, ImageShape input)
+    /// <summary>A benchmark's network, with an architecture that has no variant for it refused as a usage error.</summary>
+    internal static MultiTaskModule CreateNetwork(string benchmark, string arch, int tasks, int classes, ImageShape input)
     {
-        using var probe = Architectures.Create(arch, tasks, classes, input);
+        try
+        {
+            return SupervisedBenchmarks.CreateNetwork(benchmark, arch, tasks, classes, input);
+        }
+        catch (ArgumentException wrong) when (benchmark == SupervisedBenchmarks.Nyuv2)
+        {
+            throw new UsageException(wrong.Message, wrong);
+        }
+    }
+
+    /// <summary>How many parameters the surgery sees as shared and how many each task owns (built once; the trainer seeds its own).</summary>
+    internal static string ParameterSummary(string arch, Func<MultiTaskModule> create, long[] inputShape)
+    {
+        using var probe = create();
         var shared = probe.SharedParameters.Sum(p => p.numel());
         var own = probe.TaskParameters.Select(list => list.Sum(p => p.numel())).Distinct().ToArray();
         var perTask = own.Length == 1 ? $"{own[0]:N0}" : string.Join(" / ", own.Select(n => n.ToString("N0", CultureInfo.InvariantCulture)));
-        return string.Create(CultureInfo.InvariantCulture, $"{arch} on {input.Channels}×{input.Side}×{input.Side} images: {shared:N0} shared parameters (the surgery's), {perTask} of each task's own.");
+        return string.Create(CultureInfo.InvariantCulture, $"{arch} on {string.Join("×", inputShape.Skip(1))} images: {shared:N0} shared parameters (the surgery's), {perTask} of each task's own.");
     }
 
     /// <summary>The command line as parsed, without an option and its value (to start the same command under mpirun).</summary>
@@ -129,13 +143,13 @@ internal static class TrainCommand
 
     internal static Option<string> Benchmark() => new Option<string>("--benchmark")
     {
-        Description = $"Benchmark: {string.Join(", ", SupervisedBenchmarks.Names)} (cifar100: 20 five-way tasks, one per coarse class; celeba: 40 binary attributes; nyuv2 is not trainable yet).",
+        Description = $"Benchmark: {string.Join(", ", SupervisedBenchmarks.Names)} (cifar100: 20 five-way tasks, one per coarse class; celeba: 40 binary attributes; nyuv2: MTAN's segmentation, depth and surface normals, with --arch hps or mtan).",
         DefaultValueFactory = _ => "multimnist",
     }.AcceptOnlyFromAmong([.. SupervisedBenchmarks.Names]);
 
     internal static Option<string> DataDirectory() => new("--data")
     {
-        Description = "Data directory: mnist/ and fashion-mnist/ with the original .gz files, cifar100/, celeba/ (get them with 'gsurg data download').",
+        Description = "Data directory: mnist/ and fashion-mnist/ with the original .gz files, cifar100/, celeba/, nyuv2/train and nyuv2/val (get them with 'gsurg data download').",
         DefaultValueFactory = _ => "data",
     };
 
@@ -204,6 +218,14 @@ internal sealed class TrainingProgress(IAnsiConsole console, ProgressContext con
 
     public void EpochFinished(EpochMetrics m)
     {
+        if (m.TestMetrics is { } dense)
+        {
+            // NYUv2 (Nyuv2Tasks): the headline metric of each task; metrics.csv has them all.
+            double Metric(int k) => dense.TryGetValue(Nyuv2Tasks.MetricNames[k], out var value) ? value : double.NaN;
+            console.MarkupLine(string.Create(CultureInfo.InvariantCulture,
+                $"epoch {m.Epoch}: mIoU {100 * Metric(0):F2} %, pixel acc {100 * Metric(1):F2} %, depth abs {Metric(2):F4} rel {Metric(3):F4}, normal mean {Metric(4):F2}° median {Metric(5):F2}°, test loss {string.Join(" / ", m.TestLoss.Select(l => $"{l:F4}"))}, train loss {string.Join(" / ", m.TrainLoss.Select(l => $"{l:F4}"))}, {Conflicts(m)}, {m.Seconds:F1} s"));
+            return;
+        }
         var tasks = Enumerable.Range(0, m.TestAccuracy.Length);
         console.MarkupLine(string.Create(CultureInfo.InvariantCulture,
             $"epoch {m.Epoch}: test acc {string.Join(" / ", tasks.Select(t => $"{100 * m.TestAccuracy[t]:F2}"))} %, test loss {string.Join(" / ", tasks.Select(t => $"{m.TestLoss[t]:F4}"))}, train loss {string.Join(" / ", tasks.Select(t => $"{m.TrainLoss[t]:F4}"))}, {Conflicts(m)}, {m.Seconds:F1} s"));
