@@ -50,8 +50,11 @@ public sealed class SegNetBackbone : Module<Tensor, Tensor>
         var levels = Enumerable.Range(0, Filters.Count).ToArray();
         encoderFirst = new ModuleList<Sequential>([.. levels.Select(i => Conv(i == 0 ? inputChannels : Filters[i - 1], Filters[i]))]);
         encoderSecond = new ModuleList<Sequential>([.. levels.Select(i => Conv(Filters[i], Filters[i]))]);
-        decoderFirst = new ModuleList<Sequential>([.. levels.Select(i => Conv(Filters[i], DecoderChannels(i)))]);
-        decoderSecond = new ModuleList<Sequential>([.. levels.Select(i => Conv(DecoderChannels(i), DecoderChannels(i)))]);
+        // The decoder's lists run deepest level first, in the order of the computation, so that the last weight registered
+        // (HardParameterSharing's last shared layer) is the last layer's.
+        var deepestFirst = levels.Reverse().ToArray();
+        decoderFirst = new ModuleList<Sequential>([.. deepestFirst.Select(i => Conv(Filters[i], DecoderChannels(i)))]);
+        decoderSecond = new ModuleList<Sequential>([.. deepestFirst.Select(i => Conv(DecoderChannels(i), DecoderChannels(i)))]);
         RegisterComponents();
     }
 
@@ -65,7 +68,7 @@ public sealed class SegNetBackbone : Module<Tensor, Tensor>
     public int DecoderChannels(int level) => Filters[Math.Max(level - 1, 0)];
 
     /// <summary>The last convolution's weight (decoder level 0's second): the last shared layer.</summary>
-    public Parameter LastWeight => decoderSecond[0].parameters().First(p => p.dim() >= 2);
+    public Parameter LastWeight => decoderSecond[^1].parameters().First(p => p.dim() >= 2);
 
     /// <summary>A 3×3 convolution keeping the resolution, then ReLU.</summary>
     internal static Sequential Conv(int inChannels, int outChannels) =>
@@ -94,9 +97,11 @@ public sealed class SegNetBackbone : Module<Tensor, Tensor>
         }
         for (var i = levels - 1; i >= 0; i--)
         {
-            var unpooled = functional.max_unpool2d(x, indices[i], [p[i].shape[2], p[i].shape[3]]);
-            v[i] = decoderFirst[i].forward(unpooled);
-            q[i] = decoderSecond[i].forward(v[i]);
+            // Kernel and stride 2 give twice the side, which is p_i's: the sides are multiples of 2^L. (No output size is
+            // passed: TorchSharp 0.107's binding does not hand it on to libtorch.)
+            var unpooled = functional.max_unpool2d(x, indices[i], [2, 2]);
+            v[i] = decoderFirst[levels - 1 - i].forward(unpooled);
+            q[i] = decoderSecond[levels - 1 - i].forward(v[i]);
             x = q[i];
         }
         return new SegNetStages(u, p, v, q);
