@@ -42,10 +42,12 @@ public sealed class DenseData : IMultiTaskData
         var plane = data.PixelsPerImage;
         var (h, w) = ((long)data.Height, (long)data.Width);
         using var scope = NewDisposeScope();
-        var images = tensor(data.Images.AsSpan(0, count * plane * 3).ToArray()).reshape(count, 3, h, w);
-        var segmentation = tensor(data.Segmentation.AsSpan(0, count * plane).ToArray()).reshape(count, h, w).to(ScalarType.Int64);
-        var depth = tensor(data.Depth.AsSpan(0, count * plane).ToArray()).reshape(count, 1, h, w);
-        var normals = tensor(data.Normals.AsSpan(0, count * plane * 3).ToArray()).reshape(count, 3, h, w);
+        // The whole split's arrays go in as they are (no second copy of 2.8 GB); a limited one is cut first.
+        T[] First<T>(T[] values, int perImage) => count == data.Count ? values : values.AsSpan(0, count * perImage).ToArray();
+        var images = tensor(First(data.Images, plane * 3)).reshape(count, 3, h, w);
+        var segmentation = tensor(First(data.Segmentation, plane)).reshape(count, h, w).to(ScalarType.Int64);
+        var depth = tensor(First(data.Depth, plane)).reshape(count, 1, h, w);
+        var normals = tensor(First(data.Normals, plane * 3)).reshape(count, 3, h, w);
         var dense = new DenseData(images, segmentation, depth, normals);
         foreach (var kept in dense.Targets.Prepend(dense.Inputs))
         {
