@@ -39,7 +39,7 @@ internal static class EvalCommand
             var dataDirectory = parse.GetValue(data) ?? settings.DataDirectory ?? "data";
             var (test, input, classes) = LoadTest(console, settings, dataDirectory, parse.GetValue(cache) ?? TrainCommand.DefaultCache());
             using var testData = test;
-            using var model = TrainCommand.CreateNetwork(settings.Benchmark, settings.Architecture, test.TaskCount, classes, input);
+            using var model = TrainCommand.CreateNetwork(settings.Benchmark, settings.Architecture, test.TaskCount, classes, input, settings.Filters);
             try
             {
                 model.load(modelPath);

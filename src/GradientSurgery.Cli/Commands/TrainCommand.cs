@@ -33,11 +33,15 @@ internal static class TrainCommand
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its last checkpoint (same settings; --epochs may grow)." };
         var cache = Cache();
         var limit = CommonOptions.PositiveInt("--limit", "Use only the first N training examples (quick runs).");
+        var filters = new Option<string?>("--filters")
+        {
+            Description = $"nyuv2 only: SegNet channels per level, comma-separated (default {string.Join(",", SegNetBackbone.DefaultFilters)}; MTAN's are {string.Join(",", SegNetBackbone.PaperFilters)}); image sides must be multiples of 2^levels.",
+        };
         var stopAfter = CommonOptions.PositiveInt("--stop-after-steps", "Stop after this many steps in total, writing a checkpoint for --resume.");
         var ranks = CommonOptions.PositiveInt("--ranks", $"Train data-parallel on N processes of this machine: starts 'mpirun -np N' with this command (needs {MpiLibrary.DebianPackage}). The global batch is still --batch-size, split evenly; the result is one process's up to rounding. 'mpirun -np N gsurg train ...' does the same across machines (docs/distributed.md).");
         var command = new Command("train", "Train a multi-task network (--arch) on a two-task benchmark with an aggregator or a loss weighting; per-epoch loss, accuracy and conflict diagnostics to the console, metrics.csv and TensorBoard; checkpoints every epoch (Ctrl+C or SIGTERM stops after the current step with a checkpoint; a step whose gradients are not finite stops the run with exit code 2 and a checkpoint of the state before its batch, see docs/troubleshooting.md).")
         {
-            benchmark, architecture, method, data, epochs, batchSize, learningRate, seed, output, resume, cache, limit, stopAfter, ranks,
+            benchmark, architecture, method, data, epochs, batchSize, learningRate, seed, output, resume, cache, limit, stopAfter, ranks, filters,
         };
         command.SetAction((parse, cancellation) =>
         {
@@ -59,11 +63,19 @@ internal static class TrainCommand
                 var archPart = arch == "hps" ? "" : arch + "-";
                 var directory = CommonOptions.OutputDirectory(parse.GetValue(output) ?? Path.Combine("runs", $"{benchmarkName}-{archPart}{methodName.Replace(':', '_')}-seed{runSeed}"), "train");
                 var cacheDirectory = parse.GetValue(cache) ?? DefaultCache();
+                var widths = parse.GetValue(filters);
+                if (widths is not null)
+                {
+                    // Checked before the data is loaded, so that a mistyped list fails at once.
+                    _ = benchmarkName == SupervisedBenchmarks.Nyuv2
+                        ? ParseFilters(widths)
+                        : throw new UsageException($"--filters sets the widths of {SupervisedBenchmarks.Nyuv2}'s dense networks; {benchmarkName} has none.");
+                }
                 using var loaded = LoadData(shown, benchmarkName, dataDirectory, runSeed, cacheDirectory, parse.GetValue(limit));
                 var (train, test) = (loaded.Train, loaded.Test);
                 var settings = new TrainingSettings(benchmarkName, methodName, parse.GetValue(epochs) ?? 10, parse.GetValue(batchSize) ?? 256,
-                    parse.GetValue(learningRate), runSeed, train.Count, dataDirectory, arch);
-                MultiTaskModule Network() => CreateNetwork(benchmarkName, arch, train.TaskCount, loaded.Classes, loaded.Input);
+                    parse.GetValue(learningRate), runSeed, train.Count, dataDirectory, arch, widths);
+                MultiTaskModule Network() => CreateNetwork(benchmarkName, arch, train.TaskCount, loaded.Classes, loaded.Input, widths);
                 shown.MarkupLine(ParameterSummary(arch, Network, train.Inputs.shape));
                 var outcome = TrainingProgress.Run(shown, settings, directory, world?.Size ?? 1, observer =>
                     new MultiTaskTrainer<MultiTaskModule>(Network, SupervisedBenchmarks.Tasks(benchmarkName, train.TaskCount)).Train(
@@ -104,13 +116,25 @@ internal static class TrainCommand
     }
 
     /// <summary>A benchmark's network, with an architecture that has no variant for it refused as a usage error.</summary>
-    internal static MultiTaskModule CreateNetwork(string benchmark, string arch, int tasks, int classes, ImageShape input)
+    internal static MultiTaskModule CreateNetwork(string benchmark, string arch, int tasks, int classes, ImageShape input, string? filters)
     {
         try
         {
-            return SupervisedBenchmarks.CreateNetwork(benchmark, arch, tasks, classes, input);
+            return SupervisedBenchmarks.CreateNetwork(benchmark, arch, tasks, classes, input, filters);
         }
         catch (ArgumentException wrong) when (benchmark == SupervisedBenchmarks.Nyuv2)
+        {
+            throw new UsageException(wrong.Message, wrong);
+        }
+    }
+
+    private static int[]? ParseFilters(string widths)
+    {
+        try
+        {
+            return DenseArchitectures.ParseFilters(widths);
+        }
+        catch (ArgumentException wrong)
         {
             throw new UsageException(wrong.Message, wrong);
         }

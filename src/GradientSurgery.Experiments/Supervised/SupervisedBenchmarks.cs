@@ -97,9 +97,18 @@ public static class SupervisedBenchmarks
     /// <param name="tasks">Number of tasks.</param>
     /// <param name="classes">Classes per task.</param>
     /// <param name="input">The images.</param>
-    /// <exception cref="ArgumentException">An unknown architecture, or one that does not exist for the benchmark.</exception>
-    public static MultiTaskModule CreateNetwork(string name, string architecture, int tasks, int classes, ImageShape input) =>
-        name == Nyuv2 ? DenseArchitectures.Create(architecture) : Architectures.Create(architecture, tasks, classes, input);
+    /// <param name="filters">NYUv2's SegNet widths per level (<see cref="TrainingSettings.Filters"/>); null for the default.</param>
+    /// <exception cref="ArgumentException">An unknown architecture, one that does not exist for the benchmark, or widths for a benchmark without dense networks.</exception>
+    public static MultiTaskModule CreateNetwork(string name, string architecture, int tasks, int classes, ImageShape input, string? filters = null)
+    {
+        if (name == Nyuv2)
+        {
+            return DenseArchitectures.Create(architecture, DenseArchitectures.ParseFilters(filters));
+        }
+        return filters is null
+            ? Architectures.Create(architecture, tasks, classes, input)
+            : throw new ArgumentException($"SegNet widths ('{filters}') apply to {Nyuv2}'s dense networks only, not to {name}.", nameof(filters));
+    }
 
     /// <summary>CIFAR-MTL: normalised 3×32×32 images; task t's labels are the image's label where its task is t, −1 elsewhere.</summary>
     internal static ClassificationData CifarSplit(Cifar100MtlData data, int? limit)

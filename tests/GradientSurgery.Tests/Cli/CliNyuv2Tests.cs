@@ -19,13 +19,13 @@ public sealed class CliNyuv2Tests : IDisposable
     private string Data => Path.Combine(_directory, "data");
 
     [Theory]
-    [InlineData("hps", "pcgrad")]
-    [InlineData("mtan", "mean")]
-    public void TrainsOneEpochAndEvaluates(string arch, string method)
+    [InlineData("hps", "pcgrad", null)]
+    [InlineData("mtan", "mean", "8,8,8,8,8")]
+    public void TrainsOneEpochAndEvaluates(string arch, string method, string? filters)
     {
         WriteSplits();
         var run = Path.Combine(_directory, arch);
-        var (code, output, error) = Train(arch, method, run);
+        var (code, output, error) = Train(arch, method, run, filters is null ? [] : ["--filters", filters]);
         Assert.True(code == 0, error);
         Assert.Contains("Done", output);
         var metrics = File.ReadAllLines(Path.Combine(run, "metrics.csv"));
@@ -80,6 +80,13 @@ public sealed class CliNyuv2Tests : IDisposable
         var (refused, _, refusedError) = Train("crossstitch", "pcgrad", Path.Combine(_directory, "y"));
         Assert.Equal(2, refused);
         Assert.Contains("hps, mtan", refusedError);
+
+        var (badWidths, _, badWidthsError) = Train("hps", "pcgrad", Path.Combine(_directory, "z"), "--filters", "8,x");
+        Assert.Equal(2, badWidths);
+        Assert.Contains("'x'", badWidthsError);
+        var (notDense, _, notDenseError) = GsurgConsole.Run("train", "--benchmark", "cifar100", "--filters", "8,8", "--data", Data, "--out", Path.Combine(_directory, "w"));
+        Assert.Equal(2, notDense);
+        Assert.Contains("--filters", notDenseError);
     }
 
     private (int Code, string Output, string Error) Train(string arch, string method, string run, params string[] extra) => GsurgConsole.Run(
