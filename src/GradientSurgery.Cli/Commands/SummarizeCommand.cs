@@ -36,7 +36,16 @@ internal static class SummarizeCommand
             List<SummarySection> sections = [];
             if (directories.Where(d => !d.Reinforcement).Select(d => d.Directory).ToArray() is { Length: > 0 } supervised)
             {
-                sections.Add(Supervised(supervised));
+                // NYUv2's dense runs have other metrics than accuracy: a table of their own.
+                var dense = supervised.Where(d => MultiTaskTrainer<MultiTaskModule>.ReadSettings(d).Benchmark == SupervisedBenchmarks.Nyuv2).ToArray();
+                if (supervised.Except(dense).ToArray() is { Length: > 0 } classification)
+                {
+                    sections.Add(Supervised(classification));
+                }
+                if (dense.Length > 0)
+                {
+                    sections.Add(Dense(dense));
+                }
             }
             if (directories.Where(d => d.Reinforcement).Select(d => d.Directory).ToArray() is { Length: > 0 } reinforcement)
             {
@@ -101,6 +110,49 @@ internal static class SummarizeCommand
             AddRow(table, text, cells);
         }
         return new SummarySection(table, text.ToString(), [.. rows.GroupBy(g => g.Key.Benchmark).SelectMany(methods => AccuracyPanels(methods, [first, second]))]);
+    }
+
+    /// <summary>
+    /// NYUv2 runs: final-epoch mIoU, pixel accuracy, depth absolute and relative error and mean normal angle error (mean ±
+    /// std over seeds) per architecture and method; no plot panels.
+    /// </summary>
+    private static SummarySection Dense(IEnumerable<string> directories)
+    {
+        string[] metrics = ["test/segmentation_miou", "test/segmentation_pixel_accuracy", "test/depth_abs_error", "test/depth_rel_error", "test/normal_mean_angle", "test/normal_median_angle"];
+        double[] scale = [100, 100, 1, 1, 1, 1];
+        var runs = directories.Select(d => (Settings: MultiTaskTrainer<MultiTaskModule>.ReadSettings(d), Columns: LastRow(d))).ToArray();
+        var groups = runs.GroupBy(r => (r.Settings.Architecture, r.Settings.Method))
+            .OrderBy(g => Array.IndexOf([.. DenseArchitectures.Names], g.Key.Architecture)).ThenBy(g => g.Key.Method).ToArray();
+        var table = new Table { Title = new TableTitle("nyuv2 runs") }
+            .AddColumns("arch", "method", "seeds", "epochs", "mIoU %", "pixel acc %", "depth abs err", "depth rel err", "normal mean °", "normal median °", "s / epoch");
+        var text = new StringBuilder("| architecture | method | seeds | epochs | mIoU (%) | pixel accuracy (%) | depth abs. error | depth rel. error | normal mean (°) | normal median (°) | time per epoch (s) |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        foreach (var group in groups)
+        {
+            string[] cells =
+            [
+                group.Key.Architecture, group.Key.Method, group.Count().ToString(CultureInfo.InvariantCulture),
+                string.Join("/", group.Select(r => (int)r.Columns["epoch"]).Distinct()),
+                .. metrics.Select((m, k) => Stats(group.Select(r => scale[k] * r.Columns[m]))),
+                Stats(group.Select(r => r.Columns["time/epoch_seconds"])),
+            ];
+            AddRow(table, text, cells);
+        }
+        return new SummarySection(table, text.ToString(), []);
+    }
+
+    /// <summary>The last row of a run's metrics.csv by column name.</summary>
+    private static Dictionary<string, double> LastRow(string directory)
+    {
+        var path = Path.Combine(directory, "metrics.csv");
+        var lines = File.ReadAllLines(path);
+        if (lines.Length < 2)
+        {
+            throw new InvalidDataException($"{path} has no finished epoch.");
+        }
+        var header = lines[0].Split(',');
+        var last = lines[^1].Split(',');
+        return header.Select((name, k) => (name, value: k < last.Length && double.TryParse(last[k], NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : double.NaN))
+            .ToDictionary(c => c.name, c => c.value);
     }
 
     /// <summary>Adds one row to the console table (escaped: method arguments may hold brackets) and to the Markdown.</summary>

@@ -33,11 +33,15 @@ internal static class TrainCommand
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its last checkpoint (same settings; --epochs may grow)." };
         var cache = Cache();
         var limit = CommonOptions.PositiveInt("--limit", "Use only the first N training examples (quick runs).");
+        var filters = new Option<string?>("--filters")
+        {
+            Description = $"nyuv2 only: SegNet channels per level, comma-separated (default {string.Join(",", SegNetBackbone.DefaultFilters)}; MTAN's are {string.Join(",", SegNetBackbone.PaperFilters)}); image sides must be multiples of 2^levels.",
+        };
         var stopAfter = CommonOptions.PositiveInt("--stop-after-steps", "Stop after this many steps in total, writing a checkpoint for --resume.");
         var ranks = CommonOptions.PositiveInt("--ranks", $"Train data-parallel on N processes of this machine: starts 'mpirun -np N' with this command (needs {MpiLibrary.DebianPackage}). The global batch is still --batch-size, split evenly; the result is one process's up to rounding. Needs a network with a shared representation (hps, mmoe, mtan). 'mpirun -np N gsurg train ...' does the same across machines (docs/distributed.md).");
         var command = new Command("train", "Train a multi-task network (--arch) on a supervised benchmark with an aggregator or a loss weighting; per-epoch loss, accuracy and conflict diagnostics to the console, metrics.csv and TensorBoard; checkpoints every epoch (Ctrl+C or SIGTERM stops after the current step with a checkpoint; a step whose gradients are not finite stops the run with exit code 2 and a checkpoint of the state before its batch, see docs/troubleshooting.md).")
         {
-            benchmark, architecture, method, data, epochs, batchSize, learningRate, seed, output, resume, cache, limit, stopAfter, ranks,
+            benchmark, architecture, method, data, epochs, batchSize, learningRate, seed, output, resume, cache, limit, stopAfter, ranks, filters,
         };
         command.SetAction((parse, cancellation) =>
         {
@@ -59,13 +63,22 @@ internal static class TrainCommand
                 var archPart = arch == "hps" ? "" : arch + "-";
                 var directory = CommonOptions.OutputDirectory(parse.GetValue(output) ?? Path.Combine("runs", $"{benchmarkName}-{archPart}{methodName.Replace(':', '_')}-seed{runSeed}"), "train");
                 var cacheDirectory = parse.GetValue(cache) ?? DefaultCache();
+                var widths = parse.GetValue(filters);
+                if (widths is not null)
+                {
+                    // Checked before the data is loaded, so that a mistyped list fails at once.
+                    _ = benchmarkName == SupervisedBenchmarks.Nyuv2
+                        ? ParseFilters(widths)
+                        : throw new UsageException($"--filters sets the widths of {SupervisedBenchmarks.Nyuv2}'s dense networks; {benchmarkName} has none.");
+                }
                 using var loaded = LoadData(shown, benchmarkName, dataDirectory, runSeed, cacheDirectory, parse.GetValue(limit));
                 var (train, test) = (loaded.Train, loaded.Test);
                 var settings = new TrainingSettings(benchmarkName, methodName, parse.GetValue(epochs) ?? 10, parse.GetValue(batchSize) ?? 256,
-                    parse.GetValue(learningRate), runSeed, train.Count, dataDirectory, arch);
-                shown.MarkupLine(ParameterSummary(arch, train.TaskCount, loaded.Classes, loaded.Input));
+                    parse.GetValue(learningRate), runSeed, train.Count, dataDirectory, arch, widths);
+                MultiTaskModule Network() => CreateNetwork(benchmarkName, arch, train.TaskCount, loaded.Classes, loaded.Input, widths);
+                shown.MarkupLine(ParameterSummary(arch, Network, train.Inputs.shape));
                 var outcome = TrainingProgress.Run(shown, settings, directory, world?.Size ?? 1, observer =>
-                    new MultiTaskTrainer<MultiTaskModule>(() => Architectures.Create(arch, train.TaskCount, loaded.Classes, loaded.Input)).Train(
+                    new MultiTaskTrainer<MultiTaskModule>(Network, SupervisedBenchmarks.Tasks(benchmarkName, train.TaskCount)).Train(
                         settings, train, test, directory, parse.GetValue(resume), observer, parse.GetValue(stopAfter), cancellation, world));
                 shown.MarkupLineInterpolated(outcome.Completed
                     ? (FormattableString)$"[green]Done[/]: {outcome.Steps:N0} steps; run in {directory} (model.bin, metrics.csv, tensorboard/, checkpoint.bin)."
@@ -102,14 +115,39 @@ internal static class TrainCommand
         return command;
     }
 
-    /// <summary>How many parameters the surgery sees as shared and how many each task owns (built once; the trainer seeds its own).</summary>
-    internal static string ParameterSummary(string arch, int tasks, int classes, ImageShape input)
+    /// <summary>A benchmark's network, with an architecture that has no variant for it refused as a usage error.</summary>
+    internal static MultiTaskModule CreateNetwork(string benchmark, string arch, int tasks, int classes, ImageShape input, string? filters)
     {
-        using var probe = Architectures.Create(arch, tasks, classes, input);
+        try
+        {
+            return SupervisedBenchmarks.CreateNetwork(benchmark, arch, tasks, classes, input, filters);
+        }
+        catch (ArgumentException wrong) when (benchmark == SupervisedBenchmarks.Nyuv2)
+        {
+            throw new UsageException(wrong.Message, wrong);
+        }
+    }
+
+    private static int[]? ParseFilters(string widths)
+    {
+        try
+        {
+            return DenseArchitectures.ParseFilters(widths);
+        }
+        catch (ArgumentException wrong)
+        {
+            throw new UsageException(wrong.Message, wrong);
+        }
+    }
+
+    /// <summary>How many parameters the surgery sees as shared and how many each task owns (built once; the trainer seeds its own).</summary>
+    internal static string ParameterSummary(string arch, Func<MultiTaskModule> create, long[] inputShape)
+    {
+        using var probe = create();
         var shared = probe.SharedParameters.Sum(p => p.numel());
         var own = probe.TaskParameters.Select(list => list.Sum(p => p.numel())).Distinct().ToArray();
         var perTask = own.Length == 1 ? $"{own[0]:N0}" : string.Join(" / ", own.Select(n => n.ToString("N0", CultureInfo.InvariantCulture)));
-        return string.Create(CultureInfo.InvariantCulture, $"{arch} on {input.Channels}×{input.Side}×{input.Side} images: {shared:N0} shared parameters (the surgery's), {perTask} of each task's own.");
+        return string.Create(CultureInfo.InvariantCulture, $"{arch} on {string.Join("×", inputShape.Skip(1))} images: {shared:N0} shared parameters (the surgery's), {perTask} of each task's own.");
     }
 
     /// <summary>The command line as parsed, without an option and its value (to start the same command under mpirun).</summary>
@@ -129,13 +167,13 @@ internal static class TrainCommand
 
     internal static Option<string> Benchmark() => new Option<string>("--benchmark")
     {
-        Description = $"Benchmark: {string.Join(", ", SupervisedBenchmarks.Names)} (cifar100: 20 five-way tasks, one per coarse class; celeba: 40 binary attributes; nyuv2 is not trainable yet).",
+        Description = $"Benchmark: {string.Join(", ", SupervisedBenchmarks.Names)} (cifar100: 20 five-way tasks, one per coarse class; celeba: 40 binary attributes; nyuv2: MTAN's segmentation, depth and surface normals, with --arch hps or mtan).",
         DefaultValueFactory = _ => "multimnist",
     }.AcceptOnlyFromAmong([.. SupervisedBenchmarks.Names]);
 
     internal static Option<string> DataDirectory() => new("--data")
     {
-        Description = "Data directory: mnist/ and fashion-mnist/ with the original .gz files, cifar100/, celeba/ (get them with 'gsurg data download').",
+        Description = "Data directory: mnist/ and fashion-mnist/ with the original .gz files, cifar100/, celeba/, nyuv2/train and nyuv2/val (get them with 'gsurg data download').",
         DefaultValueFactory = _ => "data",
     };
 
@@ -204,6 +242,14 @@ internal sealed class TrainingProgress(IAnsiConsole console, ProgressContext con
 
     public void EpochFinished(EpochMetrics m)
     {
+        if (m.TestMetrics is { } dense)
+        {
+            // NYUv2 (Nyuv2Tasks): the headline metric of each task; metrics.csv has them all.
+            double Metric(int k) => dense.TryGetValue(Nyuv2Tasks.MetricNames[k], out var value) ? value : double.NaN;
+            console.MarkupLine(string.Create(CultureInfo.InvariantCulture,
+                $"epoch {m.Epoch}: mIoU {100 * Metric(0):F2} %, pixel acc {100 * Metric(1):F2} %, depth abs {Metric(2):F4} rel {Metric(3):F4}, normal mean {Metric(4):F2}° median {Metric(5):F2}°, test loss {string.Join(" / ", m.TestLoss.Select(l => $"{l:F4}"))}, train loss {string.Join(" / ", m.TrainLoss.Select(l => $"{l:F4}"))}, {Conflicts(m)}, {m.Seconds:F1} s"));
+            return;
+        }
         var tasks = Enumerable.Range(0, m.TestAccuracy.Length);
         console.MarkupLine(string.Create(CultureInfo.InvariantCulture,
             $"epoch {m.Epoch}: test acc {string.Join(" / ", tasks.Select(t => $"{100 * m.TestAccuracy[t]:F2}"))} %, test loss {string.Join(" / ", tasks.Select(t => $"{m.TestLoss[t]:F4}"))}, train loss {string.Join(" / ", tasks.Select(t => $"{m.TrainLoss[t]:F4}"))}, {Conflicts(m)}, {m.Seconds:F1} s"));

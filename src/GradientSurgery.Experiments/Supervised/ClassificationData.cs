@@ -6,7 +6,7 @@ namespace GradientSurgery.Experiments.Supervised;
 /// A multi-task classification split in memory: N inputs and one label vector per task, where −1 marks an example
 /// without a label for that task (CIFAR-MTL labels each image for one task only).
 /// </summary>
-public sealed class ClassificationData : IDisposable
+public sealed class ClassificationData : IMultiTaskData
 {
     /// <summary>Takes ownership of the tensors.</summary>
     /// <param name="inputs">N×… float32 inputs.</param>
@@ -28,6 +28,10 @@ public sealed class ClassificationData : IDisposable
 
     /// <summary>The labels, one vector per task.</summary>
     public Tensor[] Labels { get; }
+
+    /// <inheritdoc />
+    /// <remarks>The labels.</remarks>
+    public IReadOnlyList<Tensor> Targets => Labels;
 
     /// <summary>Number of examples.</summary>
     public long Count => Inputs.shape[0];

@@ -27,7 +27,7 @@ internal sealed class DataParallelGroup(MpiCommunicator? world)
     /// Refuses global batches that the ranks cannot share evenly (every batch of an epoch, the last shorter one too),
     /// then checks that every rank runs the same settings on the same data. Both fail alike on every rank.
     /// </summary>
-    public void CheckStart(TrainingSettings settings, ClassificationData train)
+    public void CheckStart(TrainingSettings settings, IMultiTaskData train)
     {
         if (world is null)
         {
@@ -106,10 +106,10 @@ internal sealed class DataParallelGroup(MpiCommunicator? world)
         return sections ?? Unpack(packed);
     }
 
-    private static string DataFingerprint(ClassificationData data)
+    private static string DataFingerprint(IMultiTaskData data)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        foreach (var tensor in data.Labels.Prepend(data.Inputs))
+        foreach (var tensor in data.Targets.Prepend(data.Inputs))
         {
             using var values = tensor.contiguous();
             hash.AppendData(values.bytes);

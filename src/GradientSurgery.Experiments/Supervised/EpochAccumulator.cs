@@ -29,12 +29,12 @@ internal sealed class EpochAccumulator(int tasks)
         _conflicts.Add(conflicts);
     }
 
-    public EpochMetrics Close(int epoch, double[] testLoss, double[] testAccuracy) => new(
+    public EpochMetrics Close(int epoch, TaskEvaluation test) => new(
         epoch,
         [.. _loss.Select(l => _steps == 0 ? double.NaN : l / _steps)],
         [.. _correct.Select((c, t) => _labelled[t] == 0 ? double.NaN : (double)c / _labelled[t])],
-        testLoss, testAccuracy,
-        _conflicts.ConflictFraction, _conflicts.MeanCosine, _conflicts.MagnitudeSimilarity, _conflicts.Curvature, _seconds);
+        test.Loss, test.Accuracy,
+        _conflicts.ConflictFraction, _conflicts.MeanCosine, _conflicts.MagnitudeSimilarity, _conflicts.Curvature, _seconds, test.Metrics);
 
     public void Save(BinaryWriter writer)
     {

@@ -16,11 +16,12 @@ using static TorchSharp.torch;
 namespace GradientSurgery.Experiments.Supervised;
 
 /// <summary>
-/// Trains a multi-task classifier (any <see cref="IMultiTaskNetwork"/>, cross-entropy per task over the examples labelled
-/// for it) with any method of <see cref="MethodCatalog"/>: an aggregator through the features path of the multi-task backward
+/// Trains a multi-task network (any <see cref="IMultiTaskNetwork"/>) on a benchmark's tasks (<see cref="IBenchmarkTasks"/>:
+/// by default <see cref="ClassificationTasks"/>, cross-entropy per task over the examples labelled for it; NYUv2's dense
+/// tasks with <see cref="Nyuv2Tasks"/>) with any method of <see cref="MethodCatalog"/>: an aggregator through the features path of the multi-task backward
 /// where the network has a shared representation (the parameters path where it has none, <see cref="MultiTaskOutput"/>), or a
-/// loss weighting through one ordinary backward of its objective. Per epoch it records train/test loss and
-/// accuracy per task and the conflict diagnostics, to CSV and TensorBoard, and writes a checkpoint (model, Adam
+/// loss weighting through one ordinary backward of its objective. Per epoch it records train/test loss per task, the
+/// benchmark's metrics (accuracy per task, or NYUv2's) and the conflict diagnostics, to CSV and TensorBoard, and writes a checkpoint (model, Adam
 /// state, the method's state, random generator, position in the epoch) from which <c>resume</c> continues to
 /// exactly the weights an uninterrupted run reaches.
 /// </summary>
@@ -33,8 +34,9 @@ namespace GradientSurgery.Experiments.Supervised;
 /// A loss weighting is trained as <see cref="LossWeightingStep"/> prescribes: its learnable weights (UW,
 /// GradNorm) are in the same Adam optimizer as the model, with the same learning rate; DWA's epoch closes after
 /// the last batch of each epoch; GradNorm balances the gradient norms on
-/// <see cref="IMultiTaskNetwork.LastSharedLayerWeight"/>; uncertainty weighting uses the classification
-/// likelihood of Kendall et al. (Eq. 10), since every task's loss is a cross-entropy. FAMO's losses after the step
+/// <see cref="IMultiTaskNetwork.LastSharedLayerWeight"/>; uncertainty weighting uses the likelihood of the benchmark's
+/// tasks (<see cref="IBenchmarkTasks.Likelihood"/>: for classification Kendall et al.'s Eq. 10, since every task's loss is
+/// a cross-entropy). FAMO's losses after the step
 /// are recomputed on the same batch under <c>no_grad</c> with the model still in training mode (dropout active,
 /// with fresh masks), as FAMO's official training scripts do: they never switch to evaluation mode for it, and
 /// doing so would compare a loss with dropout before the step against one without dropout after it, so the
@@ -63,6 +65,9 @@ public sealed class MultiTaskTrainer<TModel>
     private const string CheckpointName = "checkpoint.bin";
     private const int EvaluationBatch = 1000;
 
+    // Dense predictions hold H×W values per task and image: evaluate them in small batches.
+    private const int DenseEvaluationBatch = 8;
+
     // The history holds NaN for statistics that were not measured (the conflicts of a loss-weighting run), which
     // plain JSON cannot represent.
     // The checkpoint section of the method's own state; checkpoints written before the method catalog called it
@@ -73,12 +78,16 @@ public sealed class MultiTaskTrainer<TModel>
     private static readonly JsonSerializerOptions HistoryJson = new() { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
     private readonly Func<TModel> _createModel;
+    private readonly IBenchmarkTasks? _tasks;
 
     /// <summary>Creates a trainer for models built by <paramref name="createModel"/> (called after the seed is set).</summary>
-    public MultiTaskTrainer(Func<TModel> createModel)
+    /// <param name="createModel">Builds the model.</param>
+    /// <param name="tasks">The benchmark's tasks; classification (<see cref="ClassificationTasks"/>) with the model's task count when null.</param>
+    public MultiTaskTrainer(Func<TModel> createModel, IBenchmarkTasks? tasks = null)
     {
         ArgumentNullException.ThrowIfNull(createModel);
         _createModel = createModel;
+        _tasks = tasks;
     }
 
     /// <summary>The settings file of a run directory.</summary>
@@ -121,13 +130,18 @@ public sealed class MultiTaskTrainer<TModel>
     /// the others may pass none); null for one process.
     /// </param>
     public TrainingOutcome Train(
-        TrainingSettings settings, ClassificationData train, ClassificationData test, string runDirectory, bool resume,
+        TrainingSettings settings, IMultiTaskData train, IMultiTaskData test, string runDirectory, bool resume,
         ITrainingObserver? observer = null, long? stopAfterSteps = null, CancellationToken cancellation = default, MpiCommunicator? world = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(test);
         settings.Validate();
+        if (world is not null && _tasks is { SupportsDataParallel: false })
+        {
+            // Every rank meets this before any collective call.
+            throw new NotSupportedException($"Data-parallel training of {settings.Benchmark} is not supported (its test metrics cannot be summed over ranks); train it in one process.");
+        }
         var group = new DataParallelGroup(world);
         group.CheckStart(settings, train);
         if (group.Writes)
@@ -142,9 +156,14 @@ public sealed class MultiTaskTrainer<TModel>
         {
             throw new ArgumentException($"The model has {model.TaskCount} heads but the data has {train.TaskCount} (train) and {test.TaskCount} (test) tasks.");
         }
+        var tasks = _tasks ?? new ClassificationTasks(model.TaskCount);
+        if (tasks.TaskCount != model.TaskCount)
+        {
+            throw new ArgumentException($"The model has {model.TaskCount} heads but the benchmark's tasks ({tasks.GetType().Name}) are {tasks.TaskCount}.");
+        }
         var setup = new MethodSetup(
             model.parameters(), model.SharedParameters, model.TaskCount, parameters => optim.Adam(parameters, settings.LearningRate),
-            model.LastSharedLayerWeight, UncertaintyTaskKind.Classification, model.TaskParameters);
+            model.LastSharedLayerWeight, tasks.Likelihood, model.TaskParameters);
         using var method = world is null
             ? MethodCatalog.CreateStep(settings.Method, settings.Seed, setup)
             : DistributedSteps.Create(settings.Method, settings.Seed, setup, world);
@@ -163,7 +182,7 @@ public sealed class MultiTaskTrainer<TModel>
 
         var batchesPerEpoch = (int)((train.Count + settings.BatchSize - 1) / settings.BatchSize);
         observer?.Started(position.Epoch, position.Batch, batchesPerEpoch, resume);
-        using var log = group.Writes ? OpenLog(runDirectory, model.TaskCount, history) : null;
+        using var log = group.Writes ? OpenLog(runDirectory, tasks, history) : null;
         var clock = new Stopwatch();
         for (var epoch = position.Epoch; epoch < settings.Epochs; epoch++)
         {
@@ -184,7 +203,7 @@ public sealed class MultiTaskTrainer<TModel>
                     model.Shard.Select(offset, globalLength);
                     var index = order.narrow(0, start + offset, length);
                     var inputs = train.Inputs.index_select(0, index);
-                    var labels = train.Labels.Select(l => l.index_select(0, index)).ToArray();
+                    var labels = train.Targets.Select(l => l.index_select(0, index)).ToArray();
                     var (outputs, features) = model.Forward(inputs);
                     if (world is not null && features is null)
                     {
@@ -192,13 +211,11 @@ public sealed class MultiTaskTrainer<TModel>
                         throw new NotSupportedException(
                             $"Data-parallel training needs a network with a shared representation (the features path); {model.GetType().Name} has none (shared parameters sit between task-specific ones). Train it in one process.");
                     }
-                    var losses = Losses(outputs, labels);
+                    var losses = tasks.Losses(outputs, labels);
                     // FAMO's feedback: the same batch after the step, in training mode (see the class remarks).
-                    var report = method.Step(losses, features, () => Losses(model.forward(inputs), labels));
+                    var report = method.Step(losses, features, () => tasks.Losses(model.forward(inputs), labels));
                     (model as IRewardedNetwork)?.Reward([.. outputs.Select(o => o.detach())], labels);
-                    // Labels of −1 never equal a class index, so they count as neither correct nor labelled.
-                    var correct = outputs.Select((o, t) => (double)o.argmax(1).eq(labels[t]).sum().item<long>()).ToArray();
-                    var labelled = labels.Select(l => (double)l.ge(0).sum().item<long>()).ToArray();
+                    var (correct, labelled) = tasks.TrainingCounts(outputs, labels);
                     group.Sum(correct);
                     group.Sum(labelled);
                     accumulator.Add(report.Losses, report.Conflicts, [.. correct.Select(c => (long)c)], [.. labelled.Select(c => (long)c)], globalLength, clock.Elapsed.TotalSeconds);
@@ -230,12 +247,11 @@ public sealed class MultiTaskTrainer<TModel>
                 }
             }
             method.EndEpoch();
-            var (testLoss, testAccuracy) = Evaluate(model, test, group);
-            var metrics = accumulator.Close(epoch + 1, testLoss, testAccuracy);
+            var metrics = accumulator.Close(epoch + 1, Evaluate(model, test, tasks, group));
             history.Add(metrics);
             accumulator = new EpochAccumulator(model.TaskCount);
             position = new Position(epoch + 1, 0, position.Steps);
-            log?.Write([], metrics.Epoch, Row(metrics));
+            log?.Write([], metrics.Epoch, tasks.Row(metrics));
             observer?.EpochFinished(metrics);
             if (group.Writes)
             {
@@ -250,67 +266,54 @@ public sealed class MultiTaskTrainer<TModel>
     }
 
     /// <summary>Test loss and accuracy per task of <paramref name="model"/> on <paramref name="data"/> (eval mode, no gradients).</summary>
-    public static (double[] Loss, double[] Accuracy) Evaluate(TModel model, ClassificationData data) => Evaluate(model, data, new DataParallelGroup(null));
+    public static (double[] Loss, double[] Accuracy) Evaluate(TModel model, ClassificationData data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        var evaluation = Evaluate(model, data, new ClassificationTasks(data.TaskCount));
+        return (evaluation.Loss, evaluation.Accuracy);
+    }
+
+    /// <summary>The benchmark's test metrics of <paramref name="model"/> on <paramref name="data"/> (eval mode, no gradients).</summary>
+    /// <param name="model">The model.</param>
+    /// <param name="data">The split.</param>
+    /// <param name="tasks">The benchmark's tasks.</param>
+    public static TaskEvaluation Evaluate(TModel model, IMultiTaskData data, IBenchmarkTasks tasks) => Evaluate(model, data, tasks, new DataParallelGroup(null));
 
     /// <summary>Evaluation shared by the ranks: each evaluates its part of the data, and the sums are added up.</summary>
-    private static (double[] Loss, double[] Accuracy) Evaluate(TModel model, ClassificationData data, DataParallelGroup group)
+    private static TaskEvaluation Evaluate(TModel model, IMultiTaskData data, IBenchmarkTasks tasks, DataParallelGroup group)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
-        var loss = new double[data.TaskCount];
-        var correct = new double[data.TaskCount];
-        var labelled = new double[data.TaskCount];
+        ArgumentNullException.ThrowIfNull(tasks);
+        var evaluation = tasks.StartEvaluation();
         var (first, count) = group.Part(data.Count);
+        var batchSize = data.Targets.Any(t => t.dim() > 2) ? DenseEvaluationBatch : EvaluationBatch;
         model.eval();
         using (no_grad())
         {
-            for (var start = first; start < first + count; start += EvaluationBatch)
+            for (var start = first; start < first + count; start += batchSize)
             {
                 using var scope = NewDisposeScope();
-                var length = Math.Min(EvaluationBatch, first + count - start);
+                var length = Math.Min(batchSize, first + count - start);
                 var outputs = model.forward(data.Inputs.narrow(0, start, length));
-                for (var t = 0; t < data.TaskCount; t++)
-                {
-                    var labels = data.Labels[t].narrow(0, start, length);
-                    loss[t] += nn.functional.cross_entropy(outputs[t], labels, ignore_index: Unlabelled, reduction: nn.Reduction.Sum).ToDouble();
-                    correct[t] += outputs[t].argmax(1).eq(labels).sum().item<long>();
-                    labelled[t] += labels.ge(0).sum().item<long>();
-                }
+                evaluation.Add(outputs, [.. data.Targets.Select(t => t.narrow(0, start, length))]);
             }
         }
         model.train();
-        group.Sum(loss);
-        group.Sum(correct);
-        group.Sum(labelled);
-        return ([.. loss.Select((l, t) => l / labelled[t])], [.. correct.Select((c, t) => c / labelled[t])]);
+        return evaluation.Finish(group.Sum);
     }
 
-    /// <summary>Column names of metrics.csv after the leading epoch column.</summary>
-    /// <remarks>
-    /// The conflicts/ columns are means over the epoch's steps of the tragic-triad diagnostics of the task
-    /// gradients the aggregator saw. They are empty (NaN in <see cref="EpochMetrics"/>: not measured) for a loss
-    /// weighting, whose step back-propagates one objective and never forms the per-task gradients; measuring them
-    /// would cost T extra backward passes per step and change the method's cost.
-    /// </remarks>
-    public static string[] Columns(int tasks) =>
-    [
-        .. Enumerable.Range(0, tasks).SelectMany(t => new[] { $"train_loss/task{t}", $"train_accuracy/task{t}", $"test_loss/task{t}", $"test_accuracy/task{t}" }),
-        "conflicts/fraction_conflicting", "conflicts/mean_cosine", "conflicts/magnitude_similarity", "conflicts/curvature", "time/epoch_seconds",
-    ];
+    /// <summary>Column names of metrics.csv after the leading epoch column, for a classification benchmark of <paramref name="tasks"/> tasks.</summary>
+    /// <remarks>See <see cref="ClassificationTasks.Columns"/>; other benchmarks' columns are their <see cref="IBenchmarkTasks.Columns"/>.</remarks>
+    public static string[] Columns(int tasks) => new ClassificationTasks(tasks).Columns();
 
-    private static double[] Row(EpochMetrics m) =>
-    [
-        .. Enumerable.Range(0, m.TrainLoss.Length).SelectMany(t => new[] { m.TrainLoss[t], m.TrainAccuracy[t], m.TestLoss[t], m.TestAccuracy[t] }),
-        m.ConflictFraction, m.MeanCosine, m.MagnitudeSimilarity, m.Curvature, m.Seconds,
-    ];
-
-    private static MetricsLog OpenLog(string runDirectory, int tasks, IReadOnlyList<EpochMetrics> history)
+    private static MetricsLog OpenLog(string runDirectory, IBenchmarkTasks tasks, IReadOnlyList<EpochMetrics> history)
     {
-        var log = new MetricsLog(Path.Combine(runDirectory, "metrics.csv"), [], Columns(tasks), Path.Combine(runDirectory, "tensorboard"), stepColumn: "epoch");
+        var log = new MetricsLog(Path.Combine(runDirectory, "metrics.csv"), [], tasks.Columns(), Path.Combine(runDirectory, "tensorboard"), stepColumn: "epoch");
         foreach (var metrics in history)
         {
             // Already in TensorBoard from the session that trained them; only the CSV is rewritten.
-            log.Write([], metrics.Epoch, Row(metrics), toTensorBoard: false);
+            log.Write([], metrics.Epoch, tasks.Row(metrics), toTensorBoard: false);
         }
         return log;
     }
@@ -328,18 +331,6 @@ public sealed class MultiTaskTrainer<TModel>
     private static ulong EpochSeed(long seed, int epoch) => unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + (ulong)epoch + 1);
 
     private readonly record struct Position(int Epoch, int Batch, long Steps);
-
-    /// <summary>
-    /// Each task's mean cross-entropy over its labelled examples; a task without any in the batch gets a loss of zero that
-    /// still depends on its outputs (so that every task keeps a gradient, of zero).
-    /// </summary>
-    private static Tensor[] Losses(Tensor[] outputs, Tensor[] labels) =>
-        [.. outputs.Select((o, t) => labels[t].ge(0).any().item<bool>()
-            ? nn.functional.cross_entropy(o, labels[t], ignore_index: Unlabelled)
-            : o.sum() * 0)];
-
-    // The label of an example that has none for a task (ClassificationData).
-    private const long Unlabelled = -1;
 
     private static void Save(
         string path, TrainingSettings settings, Position position, TModel model, IMultiTaskStep method,

@@ -7,12 +7,13 @@ namespace GradientSurgery.Experiments.Supervised;
 /// <summary>
 /// The supervised benchmarks <c>gsurg train --benchmark</c> takes: the MultiMNIST family (two tasks, all examples
 /// labelled for both), CIFAR-100 as 20 five-way tasks (CIFAR-MTL of Rosenbaum et al., ICLR 2018: each image is labelled
-/// for its coarse class's task only) and CelebA's 40 binary attributes (Sener &amp; Koltun, NeurIPS 2018).
+/// for its coarse class's task only), CelebA's 40 binary attributes (Sener &amp; Koltun, NeurIPS 2018) and NYUv2's three
+/// dense tasks as MTAN distributes them (Liu et al., CVPR 2019: segmentation, depth, surface normals).
 /// </summary>
 /// <remarks>
 /// An example without a label for a task carries −1 there (<see cref="ClassificationData"/>); the trainer leaves it out
-/// of that task's loss and accuracy. NYUv2 is listed because its loader and MTAN's metrics exist, but its dense tasks
-/// need a dense-prediction network and trainer, which are not built: asking for it is refused with one line.
+/// of that task's loss and accuracy. NYUv2's splits are <see cref="DenseData"/>, its tasks <see cref="Nyuv2Tasks"/> and
+/// its networks <see cref="DenseArchitectures"/>; its test split is MTAN's <c>val/</c> folder.
 /// </remarks>
 public static class SupervisedBenchmarks
 {
@@ -22,7 +23,7 @@ public static class SupervisedBenchmarks
     /// <summary>CelebA's 40 attributes.</summary>
     public const string CelebA = "celeba";
 
-    /// <summary>NYUv2 (segmentation, depth, normals): not trainable yet.</summary>
+    /// <summary>NYUv2 (13-class segmentation, depth, surface normals).</summary>
     public const string Nyuv2 = "nyuv2";
 
     // CIFAR-100's per-channel mean and standard deviation of the training images (the values torchvision users
@@ -40,7 +41,6 @@ public static class SupervisedBenchmarks
     /// <param name="cacheDirectory">Where composed MultiMNIST splits are cached.</param>
     /// <param name="limit">Keep only the first training examples, or null for all.</param>
     /// <exception cref="FileNotFoundException">The data is not in place; the message says which files go where.</exception>
-    /// <exception cref="NotSupportedException">NYUv2.</exception>
     public static BenchmarkData Load(string name, string dataDirectory, long seed, string cacheDirectory, int? limit)
     {
         var (train, input, classes) = LoadSplit(name, dataDirectory, DatasetSplit.Train, seed, cacheDirectory, limit);
@@ -63,8 +63,7 @@ public static class SupervisedBenchmarks
     /// <param name="cacheDirectory">Where composed MultiMNIST splits are cached.</param>
     /// <param name="limit">Keep only the first examples, or null for all.</param>
     /// <exception cref="FileNotFoundException">The data is not in place; the message says which files go where.</exception>
-    /// <exception cref="NotSupportedException">NYUv2.</exception>
-    public static (ClassificationData Data, ImageShape Input, int Classes) LoadSplit(
+    public static (IMultiTaskData Data, ImageShape Input, int Classes) LoadSplit(
         string name, string dataDirectory, DatasetSplit split, long seed, string cacheDirectory, int? limit)
     {
         ArgumentNullException.ThrowIfNull(name);
@@ -76,12 +75,39 @@ public static class SupervisedBenchmarks
                 var celebA = CelebADataset.Load(dataDirectory, split == DatasetSplit.Train ? Data.CelebASplit.Train : Data.CelebASplit.Test);
                 return (CelebASplit(celebA, limit), new ImageShape(3, CelebADataset.DefaultSide), 2);
             case Nyuv2:
-                throw new NotSupportedException(
-                    "nyuv2's tasks (13-class segmentation, depth, surface normals) are dense predictions: the loader and MTAN's metrics exist, but the dense network and trainer they need are not built yet.");
+                var nyuv2 = Nyuv2Dataset.Load(dataDirectory, split == DatasetSplit.Train ? Nyuv2Split.Train : Nyuv2Split.Validation);
+                return (DenseData.From(nyuv2, limit), new ImageShape(3, nyuv2.Height), Nyuv2Dataset.ClassCount);
             default:
                 var variant = MultiMnistVariants.Parse(name);
                 return (MultiMnistBenchmark.Load(variant, dataDirectory, split, seed, cacheDirectory, limit), ImageShape.MultiMnist, 10);
         }
+    }
+
+    /// <summary>The tasks of a benchmark: <see cref="Nyuv2Tasks"/> for NYUv2, <see cref="ClassificationTasks"/> for the others.</summary>
+    /// <param name="name">One of <see cref="Names"/>.</param>
+    /// <param name="tasks">The number of tasks of the loaded data.</param>
+    public static IBenchmarkTasks Tasks(string name, int tasks) => name == Nyuv2 ? new Nyuv2Tasks() : new ClassificationTasks(tasks);
+
+    /// <summary>
+    /// Builds a network for a benchmark: NYUv2's dense networks (<see cref="DenseArchitectures"/>) for NYUv2, the image
+    /// classifiers of <see cref="Architectures"/> for the others.
+    /// </summary>
+    /// <param name="name">One of <see cref="Names"/>.</param>
+    /// <param name="architecture">The architecture's name.</param>
+    /// <param name="tasks">Number of tasks.</param>
+    /// <param name="classes">Classes per task.</param>
+    /// <param name="input">The images.</param>
+    /// <param name="filters">NYUv2's SegNet widths per level (<see cref="TrainingSettings.Filters"/>); null for the default.</param>
+    /// <exception cref="ArgumentException">An unknown architecture, one that does not exist for the benchmark, or widths for a benchmark without dense networks.</exception>
+    public static MultiTaskModule CreateNetwork(string name, string architecture, int tasks, int classes, ImageShape input, string? filters = null)
+    {
+        if (name == Nyuv2)
+        {
+            return DenseArchitectures.Create(architecture, DenseArchitectures.ParseFilters(filters));
+        }
+        return filters is null
+            ? Architectures.Create(architecture, tasks, classes, input)
+            : throw new ArgumentException($"SegNet widths ('{filters}') apply to {Nyuv2}'s dense networks only, not to {name}.", nameof(filters));
     }
 
     /// <summary>CIFAR-MTL: normalised 3×32×32 images; task t's labels are the image's label where its task is t, −1 elsewhere.</summary>

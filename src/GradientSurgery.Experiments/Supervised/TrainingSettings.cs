@@ -10,9 +10,13 @@ namespace GradientSurgery.Experiments.Supervised;
 /// <param name="TrainExamples">Training examples used (the first ones of the split when limited).</param>
 /// <param name="DataDirectory">Where the source data was read from (informative: a resumed run may read it elsewhere).</param>
 /// <param name="Architecture">The network, one of <c>Architectures.Names</c> (runs written before there was a choice trained MultiLeNet, "hps").</param>
+/// <param name="Filters">
+/// NYUv2's dense networks only: the SegNet widths per level, comma-separated (e.g. "64,128,256,512,512", MTAN's); null for
+/// <c>SegNetBackbone.DefaultFilters</c> (and for every other benchmark).
+/// </param>
 public sealed record TrainingSettings(
     string Benchmark, string Method, int Epochs, int BatchSize, double LearningRate, long Seed, long TrainExamples, string? DataDirectory = null,
-    string Architecture = "hps")
+    string Architecture = "hps", string? Filters = null)
 {
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid value.</summary>
     public void Validate()
