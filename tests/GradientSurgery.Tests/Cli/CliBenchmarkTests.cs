@@ -28,6 +28,7 @@ public sealed class CliBenchmarkTests : IDisposable
             "train", "--benchmark", "cifar100", "--arch", arch, "--method", method, "--data", Data, "--epochs", "1", "--batch-size", "20", "--out", run);
         Assert.True(code == 0, error);
         Assert.Contains("Done", output);
+        Assert.Contains("test acc mean", output);
         var metrics = File.ReadAllLines(Path.Combine(run, "metrics.csv"));
         Assert.Contains("test_accuracy/task19", metrics[0]);
         // Every task has labelled test examples, so no accuracy is missing.
