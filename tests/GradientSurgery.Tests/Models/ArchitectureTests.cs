@@ -35,17 +35,7 @@ public sealed class ArchitectureTests
     {
         manual_seed(1);
         using var model = Architectures.Create(name, tasks: 3, classes: 4);
-        var all = model.parameters().Select(p => p.Handle).ToArray();
-        var shared = model.SharedParameters.Select(p => p.Handle).ToArray();
-        var own = model.TaskParameters.Select(list => list.Select(p => p.Handle).ToArray()).ToArray();
-        Assert.Equal(3, model.TaskCount);
-        Assert.Equal(3, own.Length);
-        Assert.NotEmpty(shared);
-        Assert.All(own, Assert.NotEmpty);
-        IntPtr[] declared = [.. shared, .. own.SelectMany(list => list)];
-        Assert.Equal(declared.Length, declared.Distinct().Count());
-        Assert.Equal(all.Order(), declared.Order());
-        Assert.Contains(model.LastSharedLayerWeight.Handle, shared);
+        SplitAssertions.CoversEveryParameterOnce(model, tasks: 3);
 
         using var scope = NewDisposeScope();
         var (outputs, features) = model.Forward(randn(5, 1, 28, 28));
@@ -75,41 +65,16 @@ public sealed class ArchitectureTests
         Tensor[] labels = [randint(10, [8]), randint(10, [8])];
         Tensor[] Losses(Tensor[] outputs) => [.. outputs.Select((o, t) => nn.functional.cross_entropy(o, labels[t]))];
 
-        var own = model.TaskParameters.Select(list => list.ToArray()).ToArray();
-        var expected = new Tensor[2][];
-        var values = Losses(model.forward(inputs)).Select(l => l.item<double>()).ToArray();
-        for (var t = 0; t < 2; t++)
-        {
-            var loss = Losses(model.forward(inputs))[t];
-            // A loss weighting gives task t's own parameters ∂objective/∂L_t · ∂L_t/∂θ; GLS's objective is (L_0 L_1)^(1/2).
-            var scale = method == "gls" ? Math.Sqrt(values[0] * values[1]) / (2 * values[t]) : 1.0;
-            expected[t] = [.. autograd.grad([loss], own[t], allow_unused: true).Select((g, k) => g.IsInvalid ? zeros_like(own[t][k]) : g * scale)];
-        }
         if (name == "crossstitch")
         {
             // The rule matters here: the other task's loss reaches a column through the cross-stitch units.
-            var other = autograd.grad([Losses(model.forward(inputs))[1]], own[0], allow_unused: true);
+            var other = autograd.grad([Losses(model.forward(inputs))[1]], model.TaskParameters[0].ToArray(), allow_unused: true);
             Assert.Contains(other, g => !g.IsInvalid && g.abs().max().item<double>() > 1e-8);
         }
 
-        var setup = new MethodSetup(
-            model.parameters(), model.SharedParameters, 2, parameters => optim.SGD(parameters, 1e-9), model.LastSharedLayerWeight,
-            UncertaintyTaskKind.Classification, model.TaskParameters);
-        using var step = MethodCatalog.CreateStep(method, 0, setup);
-        var forward = model.Forward(inputs);
-        step.Step(Losses(forward.Outputs), forward.SharedFeatures);
-        for (var t = 0; t < 2; t++)
-        {
-            for (var k = 0; k < own[t].Length; k++)
-            {
-                var gradient = own[t][k].grad ?? zeros_like(own[t][k]);
-                var error = (gradient - expected[t][k]).abs().max().item<double>();
-                var size = expected[t][k].abs().max().item<double>();
-                Assert.True(error <= 1e-9 * Math.Max(1, size), $"{name}/{method}: task {t}'s parameter {k} (shape [{string.Join(", ", own[t][k].shape)}]) is off by {error:E2} (largest expected {size:E2}).");
-            }
-        }
-        // Every shared parameter a task reaches gets the surgery's update (a routed block no task took gets none).
-        Assert.Contains(model.SharedParameters, p => p.grad is { } g && g.abs().sum().item<double>() > 0);
-        Assert.True(model.LastSharedLayerWeight.grad is { } last && last.abs().sum().item<double>() > 0, $"{name}/{method}: the last shared layer received no gradient.");
+        // A loss weighting gives task t's own parameters ∂objective/∂L_t · ∂L_t/∂θ; GLS's objective is (L_0 L_1)^(1/2).
+        SplitAssertions.OwnParametersReceiveOnlyTheirTasksGradient(
+            model, inputs, Losses, method, UncertaintyTaskKind.Classification,
+            method == "gls" ? (values, t) => Math.Sqrt(values[0] * values[1]) / (2 * values[t]) : null);
     }
 }

@@ -39,17 +39,7 @@ public sealed class DenseArchitectureTests
     {
         manual_seed(1);
         using var model = DenseArchitectures.Create(name, Filters);
-        var all = model.parameters().Select(p => p.Handle).ToArray();
-        var shared = model.SharedParameters.Select(p => p.Handle).ToArray();
-        var own = model.TaskParameters.Select(list => list.Select(p => p.Handle).ToArray()).ToArray();
-        Assert.Equal(3, model.TaskCount);
-        Assert.Equal(3, own.Length);
-        Assert.NotEmpty(shared);
-        Assert.All(own, Assert.NotEmpty);
-        IntPtr[] declared = [.. shared, .. own.SelectMany(list => list)];
-        Assert.Equal(declared.Length, declared.Distinct().Count());
-        Assert.Equal(all.Order(), declared.Order());
-        Assert.Contains(model.LastSharedLayerWeight.Handle, shared);
+        SplitAssertions.CoversEveryParameterOnce(model, tasks: 3);
         // Every convolution is a GemmConv2d.
         Assert.DoesNotContain(model.modules(), m => m is TorchSharp.Modules.Conv2d);
 
@@ -92,29 +82,7 @@ public sealed class DenseArchitectureTests
             nn.functional.normalize(randn(2, 3, 8, 16, dtype: ScalarType.Float64), dim: 1),
         ];
         var tasks = new Nyuv2Tasks();
-        var own = model.TaskParameters.Select(list => list.ToArray()).ToArray();
-        var expected = new Tensor[3][];
-        for (var t = 0; t < 3; t++)
-        {
-            var loss = tasks.Losses(model.forward(inputs), targets)[t];
-            expected[t] = [.. autograd.grad([loss], own[t], allow_unused: true).Select((g, k) => g.IsInvalid ? zeros_like(own[t][k]) : g)];
-        }
-        var setup = new MethodSetup(
-            model.parameters(), model.SharedParameters, 3, parameters => optim.SGD(parameters, 1e-9), model.LastSharedLayerWeight,
-            UncertaintyTaskKind.Regression, model.TaskParameters);
-        using var step = MethodCatalog.CreateStep(method, 0, setup);
-        var forward = model.Forward(inputs);
-        step.Step(tasks.Losses(forward.Outputs, targets), forward.SharedFeatures);
-        for (var t = 0; t < 3; t++)
-        {
-            for (var k = 0; k < own[t].Length; k++)
-            {
-                var gradient = own[t][k].grad ?? zeros_like(own[t][k]);
-                var error = (gradient - expected[t][k]).abs().max().item<double>();
-                var size = expected[t][k].abs().max().item<double>();
-                Assert.True(error <= 1e-9 * Math.Max(1, size), $"{name}/{method}: task {t}'s parameter {k} is off by {error:E2} (largest expected {size:E2}).");
-            }
-        }
-        Assert.True(model.LastSharedLayerWeight.grad is { } last && last.abs().sum().item<double>() > 0, $"{name}/{method}: the last shared layer received no gradient.");
+        SplitAssertions.OwnParametersReceiveOnlyTheirTasksGradient(
+            model, inputs, outputs => tasks.Losses(outputs, targets), method, UncertaintyTaskKind.Regression);
     }
 }
