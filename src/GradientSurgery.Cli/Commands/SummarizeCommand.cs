@@ -206,11 +206,11 @@ internal static class SummarizeCommand
             var accuracies = Enumerable.Range(0, tasks).Select(t => Value(row, $"test_accuracy/task{t}")).ToArray();
             return tasks == 2 ? accuracies : [accuracies.Average(), accuracies.Min()];
         }
-        var final = Accuracies(last);
+        var perEpoch = rows.Select(Accuracies).ToArray();
         return new RunSummary(settings, tasks,
-            [Value(last, "epoch"), final[0], final[1]],
+            [Value(last, "epoch"), perEpoch[^1][0], perEpoch[^1][1]],
             rows.Average(r => Value(r, "time/epoch_seconds")),
-            [[.. rows.Select(r => Accuracies(r)[0])], [.. rows.Select(r => Accuracies(r)[1])]]);
+            [[.. perEpoch.Select(a => a[0])], [.. perEpoch.Select(a => a[1])]]);
     }
 
     /// <summary>What the two accuracy columns are: the left and right task of two-task runs, or the mean and worst task.</summary>

@@ -81,7 +81,18 @@ internal sealed class ParameterLayout
     /// give: its own and those without a declared owner. Asking autograd for these only spares the weight gradients
     /// of other tasks' own parameters, which would be dropped.
     /// </summary>
-    public int[] GradientTargetsOf(int task) => [.. Enumerable.Range(0, TaskSpecific.Length).Where(k => Owners[k] < 0 || Owners[k] == task)];
+    public int[] GradientTargetsOf(int task)
+    {
+        // Asked for at every step; the partition never changes, so each task's list is built once.
+        if (!_targets.TryGetValue(task, out var targets))
+        {
+            targets = [.. Enumerable.Range(0, TaskSpecific.Length).Where(k => Owners[k] < 0 || Owners[k] == task)];
+            _targets[task] = targets;
+        }
+        return targets;
+    }
+
+    private readonly Dictionary<int, int[]> _targets = [];
 
     private static int[] OwnersOf(Parameter[] taskSpecific, IReadOnlyList<IEnumerable<Parameter>>? taskParameters)
     {
