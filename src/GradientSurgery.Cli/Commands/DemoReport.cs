@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using GradientSurgery.Experiments;
 using GradientSurgery.Experiments.Toy;
 
 namespace GradientSurgery.Cli.Commands;

@@ -4,6 +4,7 @@ using System.Text;
 using GradientSurgery.Cli.Plotting;
 using GradientSurgery.Environments;
 using GradientSurgery.Environments.MuJoCo;
+using GradientSurgery.Experiments;
 using Spectre.Console;
 
 namespace GradientSurgery.Cli.Commands;

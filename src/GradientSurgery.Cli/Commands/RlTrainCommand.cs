@@ -4,6 +4,7 @@ using System.Text;
 using GradientSurgery.Cli.Plotting;
 using GradientSurgery.Environments;
 using GradientSurgery.Environments.MuJoCo;
+using GradientSurgery.Experiments;
 using GradientSurgery.Experiments.Reinforcement;
 using GradientSurgery.Rl;
 using Spectre.Console;

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using GradientSurgery.Cli.Plotting;
+using GradientSurgery.Experiments;
 using GradientSurgery.Experiments.Reinforcement;
 using GradientSurgery.Experiments.Supervised;
 using GradientSurgery.Models;

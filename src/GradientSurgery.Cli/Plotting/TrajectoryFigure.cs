@@ -1,4 +1,5 @@
 using GradientSurgery.Environments;
+using GradientSurgery.Experiments;
 using ScottPlot;
 
 namespace GradientSurgery.Cli.Plotting;

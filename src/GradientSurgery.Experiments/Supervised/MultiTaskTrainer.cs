@@ -177,7 +177,7 @@ public sealed class MultiTaskTrainer<TModel>
         }
         else if (group.Writes)
         {
-            File.WriteAllText(SettingsPath(runDirectory), JsonSerializer.Serialize(settings, new JsonSerializerOptions { WriteIndented = true }));
+            AtomicFile.WriteAllText(SettingsPath(runDirectory), JsonSerializer.Serialize(settings, new JsonSerializerOptions { WriteIndented = true }));
         }
 
         var batchesPerEpoch = (int)((train.Count + settings.BatchSize - 1) / settings.BatchSize);

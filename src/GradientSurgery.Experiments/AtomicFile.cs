@@ -1,7 +1,7 @@
-namespace GradientSurgery.Cli;
+namespace GradientSurgery.Experiments;
 
 /// <summary>Writes an output file all at once: to a temporary file beside it, then renamed over it, so that an interrupted run never leaves half a file.</summary>
-internal static class AtomicFile
+public static class AtomicFile
 {
     /// <summary>Lets <paramref name="write"/> write a temporary path, then moves it to <paramref name="path"/>.</summary>
     public static void Write(string path, Action<string> write)
