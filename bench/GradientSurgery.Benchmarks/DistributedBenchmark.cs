@@ -107,16 +107,10 @@ internal static class DistributedBenchmark
     {
         var host = Environment.ProcessPath!;
         string[] self = Path.GetFileNameWithoutExtension(host) == "dotnet" ? [host, typeof(DistributedBenchmark).Assembly.Location] : [host];
-        var start = new ProcessStartInfo("mpirun", ["-np", "2", "--bind-to", "core", .. self, "distributed-rank", "--model", name,
-            "--tasks", tasks.ToString(CultureInfo.InvariantCulture), "--reduction", reduction.ToString(), "--steps", steps.ToString(CultureInfo.InvariantCulture), "--warmup", warmup.ToString(CultureInfo.InvariantCulture)])
-        {
-            RedirectStandardOutput = true,
-        };
-        // One machine: shared memory, loopback for mpirun's own traffic.
-        start.Environment["OMPI_MCA_btl"] = "self,vader";
-        start.Environment["OMPI_MCA_oob_tcp_if_include"] = "lo";
-        start.Environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1";
-        start.Environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1";
+        var mpirun = LocalMpirun.Find() ?? throw new InvalidOperationException($"The distributed benchmark needs mpirun: apt-get install {MpiLibrary.DebianPackage}.");
+        var start = LocalMpirun.StartInfo(mpirun, ["-np", "2", "--bind-to", "core", .. self, "distributed-rank", "--model", name,
+            "--tasks", tasks.ToString(CultureInfo.InvariantCulture), "--reduction", reduction.ToString(), "--steps", steps.ToString(CultureInfo.InvariantCulture), "--warmup", warmup.ToString(CultureInfo.InvariantCulture)]);
+        start.RedirectStandardOutput = true;
         start.Environment["OMP_NUM_THREADS"] = "1";
         // .NET writes terminal codes to a redirected stdout unless TERM says there is no terminal.
         start.Environment["TERM"] = "dumb";

@@ -32,44 +32,19 @@ internal static class MpiLaunch
     /// <exception cref="UsageException">mpirun is not installed.</exception>
     public static int Run(int ranks, IReadOnlyList<string> arguments)
     {
-        var mpirun = Find("mpirun") ?? throw new UsageException(
+        var mpirun = LocalMpirun.Find() ?? throw new UsageException(
             $"--ranks needs mpirun, which is not installed; install Open MPI (apt-get install {MpiLibrary.DebianPackage}) or train in one process without --ranks.");
-        var start = new ProcessStartInfo(mpirun) { UseShellExecute = false };
         // More ranks than cores is the user's choice here (mpirun refuses it by default); the ranks then share the
-        // cores instead of each being bound to one.
+        // cores instead of each being bound to one. A multi-machine run starts mpirun itself, with a host file
+        // (docs/distributed.md).
         string[] placement = ranks > Environment.ProcessorCount ? ["--oversubscribe", "--bind-to", "none"] : [];
-        foreach (var argument in (string[])["-np", ranks.ToString(CultureInfo.InvariantCulture), .. placement, .. SelfCommand.Arguments(), .. arguments])
-        {
-            start.ArgumentList.Add(argument);
-        }
-        // One machine: shared memory between the ranks and the loopback interface for mpirun's own traffic, unless
-        // the user chose otherwise (a multi-machine run starts mpirun itself, with a host file: docs/distributed.md).
-        SetDefault(start, "OMPI_MCA_btl", "self,vader");
-        SetDefault(start, "OMPI_MCA_oob_tcp_if_include", "lo");
+        var start = LocalMpirun.StartInfo(mpirun, ["-np", ranks.ToString(CultureInfo.InvariantCulture), .. placement, .. SelfCommand.Arguments(), .. arguments]);
         // Local ranks inherit mpirun's environment; they do not restart themselves (Gen0Budget).
-        SetDefault(start, Gen0Budget.Variable, Gen0Budget.Value);
-        if (Environment.UserName == "root")
-        {
-            // Open MPI refuses root unless told twice; the user already chose to run gsurg as root.
-            SetDefault(start, "OMPI_ALLOW_RUN_AS_ROOT", "1");
-            SetDefault(start, "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
-        }
+        LocalMpirun.SetUnlessInherited(start, Gen0Budget.Variable, Gen0Budget.Value);
         using var process = Process.Start(start) ?? throw new IOException($"Could not start {mpirun}.");
         // Ctrl+C and SIGTERM reach mpirun, which passes them to the ranks; they stop after the current step and
         // rank 0 writes the checkpoint, so this process only waits.
         process.WaitForExit();
         return process.ExitCode == 0 ? GsurgApp.Success : GsurgApp.RunFailure;
     }
-
-    private static void SetDefault(ProcessStartInfo start, string name, string value)
-    {
-        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable(name)))
-        {
-            start.Environment[name] = value;
-        }
-    }
-
-    private static string? Find(string program) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-            .Select(directory => Path.Combine(directory, program)).FirstOrDefault(File.Exists);
 }

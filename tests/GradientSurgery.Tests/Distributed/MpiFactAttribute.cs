@@ -15,5 +15,5 @@ public sealed class MpiFactAttribute : FactAttribute
     }
 
     /// <summary>Why tests that need mpirun skip here, or null when it is on PATH.</summary>
-    internal static string? SkipReason => MpiRun.FindMpirun() is null ? $"mpirun is not on PATH: apt-get install {MpiLibrary.DebianPackage}" : null;
+    internal static string? SkipReason => LocalMpirun.Find() is null ? $"mpirun is not on PATH: apt-get install {MpiLibrary.DebianPackage}" : null;
 }

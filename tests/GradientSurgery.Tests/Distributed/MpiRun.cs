@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using GradientSurgery.Distributed;
 
 namespace GradientSurgery.Tests.Distributed;
 
@@ -14,13 +15,6 @@ internal static class MpiRun
 
     public static string HostPath => Path.Combine(AppContext.BaseDirectory, "GradientSurgery.Distributed.TestHost.dll");
 
-    /// <summary>The mpirun executable on PATH, or null.</summary>
-    public static string? FindMpirun() =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "")
-            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-            .Select(directory => Path.Combine(directory, "mpirun"))
-            .FirstOrDefault(File.Exists);
-
     /// <summary>
     /// Runs <c>mpirun -np <paramref name="ranks"/> dotnet host <paramref name="arguments"/></c> and returns its exit
     /// code, everything it printed (stdout then stderr) and how long it took.
@@ -31,7 +25,7 @@ internal static class MpiRun
         // --oversubscribe: more ranks than cores must not fail on a small CI machine (it also makes idle ranks yield);
         // --bind-to none: the ranks share the cores with whatever else runs rather than each pinning one.
         string[] mpi = ["-np", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture), "--oversubscribe", "--bind-to", "none"];
-        return Start(FindMpirun() ?? "mpirun", [.. mpi, Dotnet, HostPath, .. arguments], timeout ?? DefaultTimeout);
+        return Start(LocalMpirun.Find() ?? "mpirun", [.. mpi, Dotnet, HostPath, .. arguments], timeout ?? DefaultTimeout);
     }
 
     /// <summary>Runs the host directly, without mpirun (MPI makes it a world of one).</summary>
@@ -44,7 +38,7 @@ internal static class MpiRun
     /// <summary>Starts <c>mpirun -np <paramref name="ranks"/> dotnet host <paramref name="arguments"/></c> without waiting; output is discarded.</summary>
     public static Process Background(int ranks, params string[] arguments)
     {
-        var start = Info(FindMpirun() ?? "mpirun", ["-np", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture), "--oversubscribe", "--bind-to", "none", Dotnet, HostPath, .. arguments]);
+        var start = Info(LocalMpirun.Find() ?? "mpirun", ["-np", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture), "--oversubscribe", "--bind-to", "none", Dotnet, HostPath, .. arguments]);
         start.RedirectStandardOutput = false;
         start.RedirectStandardError = false;
         return Process.Start(start)!;
@@ -70,23 +64,12 @@ internal static class MpiRun
     private static ProcessStartInfo Info(string program, string[] arguments)
     {
         Assert.True(File.Exists(HostPath), $"The MPI test host is missing: {HostPath}");
-        var start = new ProcessStartInfo(program)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-        // Traffic stays on this machine (it has another interface that MPI must never use); root is allowed because
-        // CI runs as root; TERM=dumb keeps .NET's terminal codes out of the captured output; one libtorch thread per
-        // rank keeps the tests light on a shared machine.
-        start.Environment["OMPI_MCA_btl"] = "self,vader";
-        start.Environment["OMPI_MCA_oob_tcp_if_include"] = "lo";
-        start.Environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1";
-        start.Environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1";
+        // The environment of a one-machine MPI run (that machine has another interface MPI must never use); a host
+        // started without mpirun is a world of one and inherits the same. TERM=dumb keeps .NET's terminal codes out of
+        // the captured output; one libtorch thread per rank keeps the tests light on a shared machine.
+        var start = LocalMpirun.StartInfo(program, arguments);
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
         start.Environment["TERM"] = "dumb";
         start.Environment["OMP_NUM_THREADS"] = "1";
         return start;
