@@ -70,7 +70,7 @@ internal static class RlSummary
             var steps = group.Select(r => r.History.Select(h => h.Step)).Aggregate((a, b) => a.Intersect(b)).Order().ToArray();
             var perStep = steps.Select(step => group.Select(r => 100 * r.Value(r.History.First(h => h.Step == step), "mean_success")).ToArray()).ToArray();
             return new LineChart.Series(
-                $"{group.Key.Method} ({group.Count()} seeds)",
+                $"{group.Key.Method} ({SummarizeCommand.Seeds(group.Count())})",
                 [.. steps.Select(s => (double)s)],
                 [.. perStep.Select(v => v.Average())],
                 [.. perStep.Select(SummarizeCommand.StandardDeviation)]);

@@ -167,6 +167,10 @@ internal static class SummarizeCommand
     private static IEnumerable<LineChart.Panel> AccuracyPanels(IEnumerable<IGrouping<(string Benchmark, string Architecture, string Method), RunSummary>> methods, string[] sides)
     {
         var groups = methods.ToArray();
+        // Several architectures: a colour per architecture, the first method of each solid and the others dashed.
+        var architectures = groups.Select(g => g.Key.Architecture).Distinct().ToArray();
+        var byArchitecture = architectures.Length > 1;
+        var firstMethod = groups.GroupBy(g => g.Key.Architecture).ToDictionary(a => a.Key, a => a.First().Key.Method);
         return sides.Select((side, task) => new LineChart.Panel(
             $"{groups[0].Key.Benchmark}: {side switch { "mean" => "mean over tasks", "worst task" => side, _ => side + " task" }}", "test accuracy (%)",
             [.. groups.Select(group =>
@@ -174,11 +178,14 @@ internal static class SummarizeCommand
                 // Epochs that every seed has reached.
                 var epochs = group.Min(r => r.TestAccuracy[task].Length);
                 var perEpoch = Enumerable.Range(0, epochs).Select(e => group.Select(r => 100 * r.TestAccuracy[task][e]).ToArray()).ToArray();
+                var architecture = byArchitecture || group.Key.Architecture != "hps" ? group.Key.Architecture + " " : "";
                 return new LineChart.Series(
-                    $"{(group.Key.Architecture == "hps" ? "" : group.Key.Architecture + " ")}{group.Key.Method} ({group.Count()} seeds)",
+                    $"{architecture}{group.Key.Method} ({Seeds(group.Count())})",
                     [.. Enumerable.Range(1, epochs).Select(e => (double)e)],
                     [.. perEpoch.Select(v => v.Average())],
-                    [.. perEpoch.Select(StandardDeviation)]);
+                    [.. perEpoch.Select(StandardDeviation)],
+                    ColorGroup: byArchitecture ? group.Key.Architecture : null,
+                    Dashed: byArchitecture && group.Key.Method != firstMethod[group.Key.Architecture]);
             })]));
     }
 
@@ -222,6 +229,9 @@ internal static class SummarizeCommand
             ? throw new UsageException("Summarize two-task runs (left and right accuracy) and runs of more tasks (mean and worst task) separately.")
             : kinds[0] ? ("left", "right") : ("mean", "worst task");
     }
+
+    /// <summary>"1 seed", "3 seeds": how many runs a legend entry averages.</summary>
+    internal static string Seeds(int count) => count == 1 ? "1 seed" : $"{count} seeds";
 
     /// <summary>"mean ± std" of <paramref name="values"/>, two decimals.</summary>
     internal static string Stats(IEnumerable<double> values)
