@@ -168,8 +168,7 @@ internal static class SummarizeCommand
     {
         var groups = methods.ToArray();
         // Several architectures: a colour per architecture, the first method of each solid and the others dashed.
-        var architectures = groups.Select(g => g.Key.Architecture).Distinct().ToArray();
-        var byArchitecture = architectures.Length > 1;
+        var byArchitecture = groups.Select(g => g.Key.Architecture).Distinct().Count() > 1;
         var firstMethod = groups.GroupBy(g => g.Key.Architecture).ToDictionary(a => a.Key, a => a.First().Key.Method);
         return sides.Select((side, task) => new LineChart.Panel(
             $"{groups[0].Key.Benchmark}: {side switch { "mean" => "mean over tasks", "worst task" => side, _ => side + " task" }}", "test accuracy (%)",
